@@ -1,0 +1,1 @@
+"""Pure domain: events, curriculum, aggregates, the formula. Standard library only."""

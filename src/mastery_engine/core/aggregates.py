@@ -1,0 +1,203 @@
+"""Per-day aggregates of a student's events. Every merge is a sum, a min or a union.
+
+Scores (quiz, quality) are kept per student x skill x UTC day as power moments of the
+observation time: with x the offset from that day's noon in days (|x| <= 0.5),
+
+    w_k = sum(x**k)          s_k = sum(score * x**k)        k = 0 .. MOMENTS - 1
+
+A recency weight 2 ** (x / H) = exp(a x), a = ln 2 / H, is then sum(a**k / k! * w_k) for any
+half-life H >= 1 day (truncation error below 1e-8 relative), so the half-life can change
+without recomputing anything, and the buckets stay plain sums that commute.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
+
+from mastery_engine.core.events import Event, EventType
+from mastery_engine.core.instants import US_PER_DAY, day_of
+
+MOMENTS = 8
+ZEROS = (0.0,) * MOMENTS
+
+
+class Component(StrEnum):
+    """The four components of the mastery formula."""
+
+    COMPLETION = "completion"
+    QUIZ = "quiz"
+    QUALITY = "quality"
+    CONSISTENCY = "consistency"
+
+
+SCORE_COMPONENTS = {
+    EventType.QUIZ_GRADED: Component.QUIZ,
+    EventType.CODE_REVIEWED: Component.QUALITY,
+}
+
+
+def day_offset(us: int) -> float:
+    """Offset of an instant from the noon of its UTC day, in days, in [-0.5, 0.5)."""
+    return (us % US_PER_DAY) / US_PER_DAY - 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """Count and power moments of the score observations of one bucket."""
+
+    n: int = 0
+    w: tuple[float, ...] = ZEROS
+    s: tuple[float, ...] = ZEROS
+
+    @classmethod
+    def of(cls, occurred_at: int, score: float) -> "Moments":
+        """The moments of a single observation."""
+        x = day_offset(occurred_at)
+        powers = tuple(x**k for k in range(MOMENTS))
+        return cls(1, powers, tuple(score * p for p in powers))
+
+    def __add__(self, other: "Moments") -> "Moments":
+        return Moments(
+            self.n + other.n,
+            tuple(a + b for a, b in zip(self.w, other.w, strict=True)),
+            tuple(a + b for a, b in zip(self.s, other.s, strict=True)),
+        )
+
+    def __sub__(self, other: "Moments") -> "Moments":
+        return Moments(
+            self.n - other.n,
+            tuple(a - b for a, b in zip(self.w, other.w, strict=True)),
+            tuple(a - b for a, b in zip(self.s, other.s, strict=True)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreDelta:
+    """Adds one observation to `(skill, component, day)`."""
+
+    skill_id: str
+    component: Component
+    day: int
+    moments: Moments
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionDelta:
+    """Records an exercise as completed; the earliest completion time wins."""
+
+    skill_id: str
+    exercise_id: str
+    first_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDelta:
+    """Marks a UTC day active; the earliest event time of the day wins."""
+
+    day: int
+    first_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one event adds to the aggregates of its student."""
+
+    activity: ActivityDelta
+    skill_id: str | None = None
+    score: ScoreDelta | None = None
+    completion: CompletionDelta | None = None
+
+
+def contribution(event: Event) -> Contribution:
+    """The aggregate changes an event causes (independent of any other event)."""
+    activity = ActivityDelta(day_of(event.occurred_at), event.occurred_at)
+    component = SCORE_COMPONENTS.get(event.type)
+    if component is not None and event.skill_id is not None and event.score is not None:
+        moments = Moments.of(event.occurred_at, event.score)
+        delta = ScoreDelta(event.skill_id, component, day_of(event.occurred_at), moments)
+        return Contribution(activity, event.skill_id, score=delta)
+    if event.type is EventType.EXERCISE_COMPLETED and event.skill_id is not None:
+        done = CompletionDelta(event.skill_id, str(event.data["exercise_id"]), event.occurred_at)
+        return Contribution(activity, event.skill_id, completion=done)
+    return Contribution(activity, event.skill_id)
+
+
+ScoreKey = tuple[str, Component]
+_K = TypeVar("_K")
+
+
+@dataclass(frozen=True)
+class StudentAggregates:
+    """Everything the formula needs about one student, as a store returns it.
+
+    `tail` holds the raw events of the `as_of` day that occurred after `as_of`: they are in
+    that day's buckets and are taken out again when the formula is evaluated mid-day.
+    """
+
+    scores: Mapping[ScoreKey, Mapping[int, Moments]] = field(default_factory=dict)
+    completions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    active: Mapping[int, int] = field(default_factory=dict)
+    skills: Mapping[str, int] = field(default_factory=dict)
+    tail: tuple[Event, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the student has no event at all in these aggregates."""
+        return not self.active
+
+    def skill_ids(self, as_of: int) -> set[str]:
+        """Skills with at least one event at or before `as_of`."""
+        return {skill for skill, first_at in self.skills.items() if first_at <= as_of}
+
+
+class AggregateBuilder:
+    """Mutable aggregates of one student; `add` is commutative and `freeze` snapshots."""
+
+    def __init__(self) -> None:
+        self.scores: dict[ScoreKey, dict[int, Moments]] = {}
+        self.completions: dict[str, dict[str, int]] = {}
+        self.active: dict[int, int] = {}
+        self.skills: dict[str, int] = {}
+
+    def add(self, item: Contribution) -> None:
+        """Merge one contribution: sums for scores, minimum times for everything else."""
+        _keep_min(self.active, item.activity.day, item.activity.first_at)
+        if item.skill_id is not None:
+            _keep_min(self.skills, item.skill_id, item.activity.first_at)
+        if item.score is not None:
+            days = self.scores.setdefault((item.score.skill_id, item.score.component), {})
+            days[item.score.day] = days.get(item.score.day, Moments()) + item.score.moments
+        if item.completion is not None:
+            done = self.completions.setdefault(item.completion.skill_id, {})
+            _keep_min(done, item.completion.exercise_id, item.completion.first_at)
+
+    def freeze(
+        self, until_day: int | None = None, tail: tuple[Event, ...] = ()
+    ) -> StudentAggregates:
+        """A snapshot with score buckets up to `until_day` (all when None)."""
+        last = until_day if until_day is not None else max(self.active, default=0)
+        scores = {
+            key: {d: m for d, m in days.items() if d <= last} for key, days in self.scores.items()
+        }
+        return StudentAggregates(
+            scores,
+            {skill: dict(done) for skill, done in self.completions.items()},
+            dict(self.active),
+            dict(self.skills),
+            tail,
+        )
+
+
+def _keep_min(target: dict[_K, int], key: _K, value: int) -> None:
+    current = target.get(key)
+    if current is None or value < current:
+        target[key] = value
+
+
+def fold(contributions: Iterable[Contribution]) -> StudentAggregates:
+    """Aggregates of a sequence of contributions, in any order."""
+    builder = AggregateBuilder()
+    for item in contributions:
+        builder.add(item)
+    return builder.freeze()

@@ -1,0 +1,125 @@
+"""Curricula: skills, their exercise counts and prerequisites."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mastery_engine.core.errors import InvalidConfig
+
+UNKNOWN_SKILL_EXERCISES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Skill:
+    """One skill: how many exercises it has and which skills come first."""
+
+    id: str
+    exercises: int
+    prerequisites: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Curriculum:
+    """An ordered, validated set of skills (prerequisites always listed before)."""
+
+    skills: tuple[Skill, ...]
+
+    def get(self, skill_id: str) -> Skill | None:
+        """The skill with this id, if the curriculum has it."""
+        return next((s for s in self.skills if s.id == skill_id), None)
+
+    def exercise_count(self, skill_id: str) -> int:
+        """Exercises of a skill; a skill the curriculum does not know counts 10."""
+        skill = self.get(skill_id)
+        return skill.exercises if skill else UNKNOWN_SKILL_EXERCISES
+
+    @property
+    def skill_ids(self) -> tuple[str, ...]:
+        """Skill ids in curriculum order."""
+        return tuple(s.id for s in self.skills)
+
+    def to_json(self) -> dict[str, Any]:
+        """The curriculum as the JSON/YAML document `from_mapping` reads."""
+        return {
+            "skills": [
+                {"id": s.id, "exercises": s.exercises, "prerequisites": list(s.prerequisites)}
+                for s in self.skills
+            ]
+        }
+
+    @classmethod
+    def from_mapping(cls, document: object) -> "Curriculum":
+        """Build from `{"skills": [{"id", "exercises", "prerequisites"}]}`, or raise."""
+        items = document.get("skills") if isinstance(document, Mapping) else document
+        if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+            raise InvalidConfig(
+                "a curriculum is {'skills': [...]} with at least one skill", field="skills"
+            )
+        skills = [_skill(item, i) for i, item in enumerate(items)]
+        return cls(tuple(_ordered(skills)))
+
+
+def _skill(item: object, index: int) -> Skill:
+    path = f"skills[{index}]"
+    if not isinstance(item, Mapping):
+        raise InvalidConfig(f"{path} must be an object with id, exercises, prerequisites")
+    skill_id = item.get("id")
+    if not isinstance(skill_id, str) or not skill_id.strip():
+        raise InvalidConfig(f"{path}.id must be a non-empty string", field=f"{path}.id")
+    count = item.get("exercises")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InvalidConfig(
+            f"{path}.exercises must be a positive integer, got {count!r}",
+            field=f"{path}.exercises",
+        )
+    prerequisites = item.get("prerequisites") or []
+    if not isinstance(prerequisites, Sequence) or isinstance(prerequisites, str):
+        raise InvalidConfig(f"{path}.prerequisites must be a list of skill ids")
+    if not all(isinstance(p, str) for p in prerequisites):
+        raise InvalidConfig(f"{path}.prerequisites must be a list of skill ids")
+    return Skill(skill_id, count, tuple(prerequisites))
+
+
+def _ordered(skills: list[Skill]) -> list[Skill]:
+    """Topological order (stable), refusing duplicates, unknown prerequisites and cycles."""
+    by_id: dict[str, Skill] = {}
+    for skill in skills:
+        if skill.id in by_id:
+            raise InvalidConfig(f"skill {skill.id!r} is listed twice")
+        by_id[skill.id] = skill
+    for skill in skills:
+        unknown = [p for p in skill.prerequisites if p not in by_id]
+        if unknown:
+            raise InvalidConfig(f"skill {skill.id!r} has unknown prerequisites: {unknown}")
+    ordered: list[Skill] = []
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+    def visit(skill: Skill, trail: tuple[str, ...]) -> None:
+        if state.get(skill.id) == 2:
+            return
+        if state.get(skill.id) == 1:
+            cycle = " -> ".join((*trail[trail.index(skill.id) :], skill.id))
+            raise InvalidConfig(f"prerequisites form a cycle: {cycle}")
+        state[skill.id] = 1
+        for prerequisite in skill.prerequisites:
+            visit(by_id[prerequisite], (*trail, skill.id))
+        state[skill.id] = 2
+        ordered.append(skill)
+
+    for skill in skills:
+        visit(skill, ())
+    return ordered
+
+
+DEFAULT_CURRICULUM = Curriculum(
+    (
+        Skill("basics", 10),
+        Skill("control-flow", 12, ("basics",)),
+        Skill("data-structures", 12, ("control-flow",)),
+        Skill("functions", 10, ("control-flow",)),
+        Skill("oop", 15, ("functions", "data-structures")),
+        Skill("files", 8, ("functions",)),
+        Skill("errors", 8, ("functions",)),
+        Skill("libraries", 6, ("files", "errors")),
+    )
+)

@@ -1,0 +1,48 @@
+"""Domain exceptions; each adapter maps them to its own channel in one place."""
+
+
+class MasteryError(Exception):
+    """Base class of every error the service raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidEvent(MasteryError):
+    """An event breaks the event contract; retrying it can never succeed."""
+
+    code = "invalid_event"
+
+
+class InvalidRequest(MasteryError):
+    """A query parameter or request body is outside what is allowed."""
+
+    code = "invalid_request"
+
+
+class InvalidConfig(MasteryError):
+    """A formula setting or curriculum is inconsistent."""
+
+    code = "invalid_config"
+
+
+class PayloadTooLarge(MasteryError):
+    """A request carries more than the service accepts at once."""
+
+    code = "payload_too_large"
+
+
+class NotFound(MasteryError):
+    """The student or skill is unknown in the caller's tenant."""
+
+    code = "not_found"
+
+
+class StoreUnavailable(MasteryError):
+    """The state store cannot be reached; the operation may be retried."""
+
+    code = "store_unavailable"

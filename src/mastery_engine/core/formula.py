@@ -1,0 +1,237 @@
+"""The mastery formula of the product contract, its levels and its configuration."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from mastery_engine.core.aggregates import (
+    MOMENTS,
+    SCORE_COMPONENTS,
+    Component,
+    Moments,
+    StudentAggregates,
+    day_offset,
+)
+from mastery_engine.core.curriculum import Curriculum
+from mastery_engine.core.errors import InvalidConfig
+from mastery_engine.core.instants import day_of
+
+MIN_HALF_LIFE_DAYS = 1.0
+
+
+class Level(StrEnum):
+    """Mastery levels, on p = round(100 * mastery, 6)."""
+
+    BEGINNER = "Beginner"
+    LEARNING = "Learning"
+    PROFICIENT = "Proficient"
+    MASTERED = "Mastered"
+
+
+LEVEL_CEILINGS = ((40.0, Level.BEGINNER), (70.0, Level.LEARNING), (90.0, Level.PROFICIENT))
+
+
+def level_of(mastery: float) -> Level:
+    """The level of a mastery value: p <= 40 Beginner, <= 70 Learning, <= 90 Proficient."""
+    p = round(100.0 * mastery, 6)
+    return next((level for ceiling, level in LEVEL_CEILINGS if p <= ceiling), Level.MASTERED)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Weights of the four components; non-negative and summing to 1."""
+
+    completion: float = 0.4
+    quiz: float = 0.3
+    quality: float = 0.2
+    consistency: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in Component:
+            value = getattr(self, name.value)
+            if not math.isfinite(value) or value < 0:
+                raise InvalidConfig(
+                    f"weight {name.value} must be a non-negative number, got {value!r}",
+                    field=f"weights.{name.value}",
+                )
+        total = sum(getattr(self, name.value) for name in Component)
+        if abs(total - 1.0) > 1e-9:
+            raise InvalidConfig(f"weights must sum to 1, they sum to {total:g}", field="weights")
+
+    def of(self, component: Component) -> float:
+        """The weight of one component."""
+        return float(getattr(self, component.value))
+
+
+@dataclass(frozen=True, slots=True)
+class FormulaConfig:
+    """Tunable parts of the formula; the defaults are the product contract."""
+
+    weights: Weights = field(default_factory=Weights)
+    half_life_days: float = 30.0
+    window_days: int = 14
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.half_life_days) or self.half_life_days < MIN_HALF_LIFE_DAYS:
+            raise InvalidConfig(
+                f"half_life_days must be >= {MIN_HALF_LIFE_DAYS:g}, got {self.half_life_days!r}",
+                field="half_life_days",
+            )
+        if not 1 <= self.window_days <= 366:
+            raise InvalidConfig(
+                f"window_days must be between 1 and 366, got {self.window_days!r}",
+                field="window_days",
+            )
+
+    def series(self) -> tuple[float, ...]:
+        """Coefficients (a**k / k!) turning moments into recency weights within a day."""
+        a = math.log(2.0) / self.half_life_days
+        return tuple(a**k / math.factorial(k) for k in range(MOMENTS))
+
+
+@dataclass(frozen=True, slots=True)
+class RecencyMean:
+    """A recency-weighted mean as numerator and denominator relative to `ref_day`."""
+
+    n: int
+    num: float
+    den: float
+    ref_day: int
+
+    @property
+    def value(self) -> float:
+        """The mean; 0 when there is no observation."""
+        return self.num / self.den if self.n > 0 and self.den > 0 else 0.0
+
+    def adding(self, at_us: int, score: float, config: FormulaConfig) -> float:
+        """The mean if one more observation `score` arrived at `at_us`."""
+        ref = self.ref_day if self.n > 0 else day_of(at_us)
+        offset = day_of(at_us) - ref + day_offset(at_us)
+        weight = math.pow(2.0, offset / config.half_life_days)
+        return (self.num + weight * score) / (self.den + weight)
+
+
+def recency_mean(
+    days: Mapping[int, Moments], as_of: int, config: FormulaConfig, tail: Moments | None = None
+) -> RecencyMean:
+    """Fold day buckets up to `as_of`, taking `tail` (later the same day) out again."""
+    last_day = day_of(as_of)
+    kept = {d: m for d, m in days.items() if d <= last_day}
+    if tail is not None and last_day in kept:
+        kept[last_day] = kept[last_day] - tail
+    kept = {d: m for d, m in kept.items() if m.n > 0}
+    if not kept:
+        return RecencyMean(0, 0.0, 0.0, last_day)
+    ref = max(kept)
+    series = config.series()
+    num = den = 0.0
+    for day, moments in kept.items():
+        factor = math.pow(2.0, (day - ref) / config.half_life_days)
+        den += factor * sum(c * w for c, w in zip(series, moments.w, strict=True))
+        num += factor * sum(c * s for c, s in zip(series, moments.s, strict=True))
+    return RecencyMean(sum(m.n for m in kept.values()), num, den, ref)
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """The four component values, each in [0, 1]."""
+
+    completion: float
+    quiz: float
+    quality: float
+    consistency: float
+
+    def of(self, component: Component) -> float:
+        """The value of one component."""
+        return float(getattr(self, component.value))
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The counts behind the components, for explanations."""
+
+    completed: int
+    exercises: int
+    quiz: RecencyMean
+    quality: RecencyMean
+    active_days: int
+    window_days: int
+    active_on_as_of: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SkillMastery:
+    """Mastery of one skill at one instant."""
+
+    skill_id: str
+    as_of: int
+    mastery: float
+    level: Level
+    components: Components
+    evidence: Evidence
+
+
+def combine(components: Components, weights: Weights) -> float:
+    """The weighted sum, clamped to [0, 1] against floating-point noise."""
+    total = sum(weights.of(c) * components.of(c) for c in Component)
+    return min(1.0, max(0.0, total))
+
+
+def _tails(aggregates: StudentAggregates, as_of: int) -> dict[tuple[str, Component], Moments]:
+    tails: dict[tuple[str, Component], Moments] = {}
+    for event in aggregates.tail:
+        component = SCORE_COMPONENTS.get(event.type)
+        if component is None or event.skill_id is None or event.score is None:
+            continue
+        if event.occurred_at <= as_of or day_of(event.occurred_at) != day_of(as_of):
+            continue
+        key = (event.skill_id, component)
+        tails[key] = tails.get(key, Moments()) + Moments.of(event.occurred_at, event.score)
+    return tails
+
+
+def evaluate(
+    aggregates: StudentAggregates,
+    skill_id: str,
+    as_of: int,
+    curriculum: Curriculum,
+    config: FormulaConfig,
+) -> SkillMastery:
+    """Mastery of one skill using only events with occurred_at <= as_of."""
+    exercises = curriculum.exercise_count(skill_id)
+    done = aggregates.completions.get(skill_id, {})
+    completed = sum(1 for first_at in done.values() if first_at <= as_of)
+    tails = _tails(aggregates, as_of)
+    quiz, quality = (
+        recency_mean(
+            aggregates.scores.get((skill_id, c), {}), as_of, config, tails.get((skill_id, c))
+        )
+        for c in (Component.QUIZ, Component.QUALITY)
+    )
+    today = day_of(as_of)
+    window = range(today - config.window_days + 1, today + 1)
+    active_days = sum(1 for d in window if aggregates.active.get(d, as_of + 1) <= as_of)
+    components = Components(
+        completion=min(1.0, completed / exercises),
+        quiz=quiz.value,
+        quality=quality.value,
+        consistency=active_days / config.window_days,
+    )
+    mastery = combine(components, config.weights)
+    active_today = aggregates.active.get(today, as_of + 1) <= as_of
+    evidence = Evidence(
+        completed, exercises, quiz, quality, active_days, config.window_days, active_today
+    )
+    return SkillMastery(skill_id, as_of, mastery, level_of(mastery), components, evidence)
+
+
+def evaluate_student(
+    aggregates: StudentAggregates, as_of: int, curriculum: Curriculum, config: FormulaConfig
+) -> list[SkillMastery]:
+    """Every curriculum skill, then any other skill the student has events for."""
+    extra = sorted(aggregates.skill_ids(as_of) - set(curriculum.skill_ids))
+    return [
+        evaluate(aggregates, skill, as_of, curriculum, config)
+        for skill in (*curriculum.skill_ids, *extra)
+    ]
