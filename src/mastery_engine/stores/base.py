@@ -1,0 +1,35 @@
+"""The `Store` port: a handful of batch-first async methods every backend implements."""
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from mastery_engine.core.aggregates import StudentAggregates
+from mastery_engine.core.events import Event
+
+
+class Store(Protocol):
+    """Durable aggregates and de-duplication records, scoped by tenant."""
+
+    async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
+        """Apply a batch atomically; per event, True if applied, False if a duplicate id."""
+        ...
+
+    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+        """A student's aggregates up to `as_of`'s day (plus its later raw events), or None."""
+        ...
+
+    async def students(self, tenant: str) -> list[str]:
+        """Ids of the tenant's students, sorted."""
+        ...
+
+    async def delete_student(self, tenant: str, student_id: str) -> int:
+        """Remove every record of a student; the number of records removed."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the store answers."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...

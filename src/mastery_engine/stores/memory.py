@@ -1,0 +1,60 @@
+"""In-process store: the reference backend, and the fake the other layers test with."""
+
+from collections.abc import Sequence
+
+from mastery_engine.core.aggregates import AggregateBuilder, StudentAggregates, contribution
+from mastery_engine.core.events import Event
+from mastery_engine.core.instants import day_of, end_of_day
+
+
+class MemoryStore:
+    """Keeps everything in dicts; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], int] = {}
+        self._events: dict[tuple[str, str], list[Event]] = {}
+        self._aggregates: dict[tuple[str, str], AggregateBuilder] = {}
+
+    async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
+        """Apply a batch; no await inside, so it is atomic for the event loop."""
+        applied = []
+        for event in events:
+            key = (tenant, event.id)
+            if key in self._seen:
+                applied.append(False)
+                continue
+            self._seen[key] = ingested_at
+            student = (tenant, event.student_id)
+            self._events.setdefault(student, []).append(event)
+            self._aggregates.setdefault(student, AggregateBuilder()).add(contribution(event))
+            applied.append(True)
+        return applied
+
+    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+        """A snapshot of the student's aggregates up to `as_of`'s day."""
+        builder = self._aggregates.get((tenant, student_id))
+        if builder is None:
+            return None
+        last = end_of_day(day_of(as_of))
+        tail = tuple(
+            e for e in self._events.get((tenant, student_id), []) if as_of < e.occurred_at <= last
+        )
+        return builder.freeze(day_of(as_of), tail)
+
+    async def students(self, tenant: str) -> list[str]:
+        """Ids of the tenant's students, sorted."""
+        return sorted(s for t, s in self._aggregates if t == tenant)
+
+    async def delete_student(self, tenant: str, student_id: str) -> int:
+        """Forget the student's aggregates, events and de-duplication records."""
+        events = self._events.pop((tenant, student_id), [])
+        for event in events:
+            self._seen.pop((tenant, event.id), None)
+        builder = self._aggregates.pop((tenant, student_id), None)
+        return len(events) + (builder is not None)
+
+    async def ping(self) -> None:
+        """Always reachable."""
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,305 @@
+"""Embedded SQLite store (the default): WAL mode, one writer thread, reader threads.
+
+Rows mirror the key pattern `{tenant}:student:{student_id}:mastery:{date}:{component}`:
+`scores` is keyed (tenant, student_id, date, component, skill_id). A batch is one
+`BEGIN IMMEDIATE` transaction: duplicates are found under the write lock, then the batch's
+contributions are summed in memory and upserted additively.
+"""
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mastery_engine.core.aggregates import (
+    MOMENTS,
+    AggregateBuilder,
+    Component,
+    Moments,
+    StudentAggregates,
+    contribution,
+)
+from mastery_engine.core.errors import StoreUnavailable
+from mastery_engine.core.events import Event, EventType, restore_event
+from mastery_engine.core.instants import date_to_day, day_of, day_to_date, end_of_day
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+MOMENT_COLUMNS = [f"w{k}" for k in range(MOMENTS)] + [f"s{k}" for k in range(MOMENTS)]
+MOMENT_DDL = ", ".join(f"{c} REAL NOT NULL" for c in MOMENT_COLUMNS)
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS events (
+    tenant TEXT NOT NULL, id TEXT NOT NULL, student_id TEXT NOT NULL, type TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL, ingested_at INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_student ON events (tenant, student_id, occurred_at);
+CREATE INDEX IF NOT EXISTS events_by_ingestion ON events (ingested_at);
+CREATE TABLE IF NOT EXISTS scores (
+    tenant TEXT NOT NULL, student_id TEXT NOT NULL, date TEXT NOT NULL, component TEXT NOT NULL,
+    skill_id TEXT NOT NULL, n INTEGER NOT NULL, {MOMENT_DDL},
+    PRIMARY KEY (tenant, student_id, date, component, skill_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS completions (
+    tenant TEXT NOT NULL, student_id TEXT NOT NULL, skill_id TEXT NOT NULL,
+    exercise_id TEXT NOT NULL, first_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, student_id, skill_id, exercise_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activity (
+    tenant TEXT NOT NULL, student_id TEXT NOT NULL, date TEXT NOT NULL,
+    first_at INTEGER NOT NULL, events INTEGER NOT NULL,
+    PRIMARY KEY (tenant, student_id, date)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS skills (
+    tenant TEXT NOT NULL, student_id TEXT NOT NULL, skill_id TEXT NOT NULL,
+    first_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, student_id, skill_id)) WITHOUT ROWID;
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+UPSERT_SCORES = (
+    f"INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, {', '.join('?' * len(MOMENT_COLUMNS))})"
+    " ON CONFLICT DO UPDATE SET n = n + excluded.n, "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in MOMENT_COLUMNS)
+)
+UPSERT_COMPLETIONS = (
+    "INSERT INTO completions VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT DO UPDATE SET first_at = min(first_at, excluded.first_at)"
+)
+UPSERT_ACTIVITY = (
+    "INSERT INTO activity VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT DO UPDATE SET first_at = min(first_at, excluded.first_at),"
+    " events = events + excluded.events"
+)
+UPSERT_SKILLS = (
+    "INSERT INTO skills VALUES (?, ?, ?, ?)"
+    " ON CONFLICT DO UPDATE SET first_at = min(first_at, excluded.first_at)"
+)
+STUDENT_TABLES = ("events", "scores", "completions", "activity", "skills")
+SCORE_TYPES = (EventType.QUIZ_GRADED.value, EventType.CODE_REVIEWED.value)
+
+
+def path_of(url: str) -> str:
+    """`sqlite:///./mastery.db` -> `./mastery.db`; `sqlite:////abs/x.db` -> `/abs/x.db`."""
+    rest = url.removeprefix("sqlite://")
+    path = rest.split("?", 1)[0]
+    return path[1:] if path.startswith("/") else path
+
+
+class SQLiteStore:
+    """Aggregates in one SQLite file; every call runs in a dedicated thread."""
+
+    def __init__(self, path: str, readers: int = 2) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(cls, url: str) -> "SQLiteStore":
+        """Open (creating the file and schema if needed) the database a URL names."""
+        path = path_of(url)
+        if not path:
+            raise StoreUnavailable(f"store URL {url!r} names no file; use sqlite:///path/to.db")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        store = cls(path)
+        await store._run(store._writer, lambda db: db.executescript(SCHEMA))
+        return store
+
+    def _connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")
+            # FULL: a 200 means the batch is on disk, even if the machine loses power.
+            db.execute("PRAGMA synchronous = FULL")
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    async def _run(self, pool: ThreadPoolExecutor, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            try:
+                return work(self._connection())
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+    async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
+        """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped."""
+        return await self._run(self._writer, lambda db: _apply(db, tenant, events, ingested_at))
+
+    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+        """A student's aggregates up to `as_of`'s day, read in one snapshot."""
+        return await self._run(self._readers, lambda db: _read(db, tenant, student_id, as_of))
+
+    async def students(self, tenant: str) -> list[str]:
+        """Ids of the tenant's students, sorted."""
+        sql = "SELECT DISTINCT student_id FROM skills WHERE tenant = ? UNION "
+        sql += "SELECT DISTINCT student_id FROM activity WHERE tenant = ? ORDER BY 1"
+        rows = await self._run(
+            self._readers, lambda db: db.execute(sql, (tenant, tenant)).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    async def delete_student(self, tenant: str, student_id: str) -> int:
+        """Delete every row of the student in one transaction."""
+
+        def work(db: sqlite3.Connection) -> int:
+            with _transaction(db):
+                where = "WHERE tenant = ? AND student_id = ?"
+                return sum(
+                    db.execute(f"DELETE FROM {t} {where}", (tenant, student_id)).rowcount
+                    for t in STUDENT_TABLES
+                )
+
+        return await self._run(self._writer, work)
+
+    async def ping(self) -> None:
+        """Run a trivial query on a reader connection."""
+        await self._run(self._readers, lambda db: db.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        """Close every connection and stop the threads."""
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
+    db.execute(f"BEGIN {mode}")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _fresh(db: sqlite3.Connection, tenant: str, events: Sequence[Event]) -> list[bool]:
+    """Which events are new: not stored yet and not repeated earlier in the batch."""
+    ids = list({e.id for e in events})
+    stored: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = f"SELECT id FROM events WHERE tenant = ? AND id IN ({', '.join('?' * len(chunk))})"
+        stored.update(r[0] for r in db.execute(sql, (tenant, *chunk)))
+    fresh = []
+    for event in events:
+        fresh.append(event.id not in stored)
+        stored.add(event.id)
+    return fresh
+
+
+def _apply(db: sqlite3.Connection, tenant: str, events: Sequence[Event], now: int) -> list[bool]:
+    with _transaction(db):
+        fresh = _fresh(db, tenant, events)
+        new = [e for e, ok in zip(events, fresh, strict=True) if ok]
+        db.executemany(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    tenant,
+                    e.id,
+                    e.student_id,
+                    e.type.value,
+                    e.occurred_at,
+                    now,
+                    json.dumps(e.to_json()),
+                )
+                for e in new
+            ],
+        )
+        _upsert(db, tenant, new)
+    return fresh
+
+
+def _upsert(db: sqlite3.Connection, tenant: str, events: Sequence[Event]) -> None:
+    """Sum the batch per student first, so each bucket is written once per batch."""
+    builders: dict[str, AggregateBuilder] = {}
+    counts: dict[tuple[str, int], int] = {}
+    for event in events:
+        builders.setdefault(event.student_id, AggregateBuilder()).add(contribution(event))
+        key = (event.student_id, day_of(event.occurred_at))
+        counts[key] = counts.get(key, 0) + 1
+    scores: list[tuple[Any, ...]] = []
+    done: list[tuple[Any, ...]] = []
+    active: list[tuple[Any, ...]] = []
+    skills: list[tuple[Any, ...]] = []
+    for student, b in builders.items():
+        for (skill, component), days in b.scores.items():
+            for day, m in days.items():
+                iso = day_to_date(day).isoformat()
+                scores.append((tenant, student, iso, component.value, skill, m.n, *m.w, *m.s))
+        for skill, exercises in b.completions.items():
+            done.extend((tenant, student, skill, ex, at) for ex, at in exercises.items())
+        for day, at in b.active.items():
+            iso = day_to_date(day).isoformat()
+            active.append((tenant, student, iso, at, counts[(student, day)]))
+        skills.extend((tenant, student, skill, at) for skill, at in b.skills.items())
+    db.executemany(UPSERT_SCORES, scores)
+    db.executemany(UPSERT_COMPLETIONS, done)
+    db.executemany(UPSERT_ACTIVITY, active)
+    db.executemany(UPSERT_SKILLS, skills)
+
+
+def _read(
+    db: sqlite3.Connection, tenant: str, student: str, as_of: int
+) -> StudentAggregates | None:
+    key = (tenant, student)
+    last = day_to_date(day_of(as_of)).isoformat()
+    with _transaction(db, "DEFERRED"):
+        activity = db.execute(
+            "SELECT date, first_at FROM activity WHERE tenant = ? AND student_id = ?", key
+        ).fetchall()
+        if not activity:
+            return None
+        score_rows = db.execute(
+            f"SELECT date, component, skill_id, n, {', '.join(MOMENT_COLUMNS)} FROM scores"
+            " WHERE tenant = ? AND student_id = ? AND date <= ?",
+            (*key, last),
+        ).fetchall()
+        done = db.execute(
+            "SELECT skill_id, exercise_id, first_at FROM completions"
+            " WHERE tenant = ? AND student_id = ?",
+            key,
+        ).fetchall()
+        skills = db.execute(
+            "SELECT skill_id, first_at FROM skills WHERE tenant = ? AND student_id = ?", key
+        ).fetchall()
+        tail = db.execute(
+            "SELECT body FROM events WHERE tenant = ? AND student_id = ? AND occurred_at > ?"
+            f" AND occurred_at <= ? AND type IN {SCORE_TYPES!r}",
+            (*key, as_of, end_of_day(day_of(as_of))),
+        ).fetchall()
+    return _aggregates(activity, score_rows, done, skills, tail)
+
+
+def _aggregates(
+    activity: list[Any], score_rows: list[Any], done: list[Any], skills: list[Any], tail: list[Any]
+) -> StudentAggregates:
+    scores: dict[tuple[str, Component], dict[int, Moments]] = {}
+    for iso, component, skill, n, *moments in score_rows:
+        day = date_to_day(date.fromisoformat(iso))
+        m = Moments(n, tuple(moments[:MOMENTS]), tuple(moments[MOMENTS:]))
+        scores.setdefault((skill, Component(component)), {})[day] = m
+    completions: dict[str, dict[str, int]] = {}
+    for skill, exercise, first_at in done:
+        completions.setdefault(skill, {})[exercise] = first_at
+    return StudentAggregates(
+        scores,
+        completions,
+        {date_to_day(date.fromisoformat(d)): at for d, at in activity},
+        dict(skills),
+        tuple(restore_event(json.loads(body)) for (body,) in tail),
+    )

@@ -1,0 +1,59 @@
+"""The one place where settings become a running service: store, curriculum, formula."""
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import yaml
+
+from mastery_engine.core.curriculum import DEFAULT_CURRICULUM, Curriculum
+from mastery_engine.core.errors import InvalidConfig
+from mastery_engine.core.formula import FormulaConfig, Weights
+from mastery_engine.service import MasteryService, wall_clock_us
+from mastery_engine.settings import Settings
+from mastery_engine.stores import open_store
+
+
+def load_curriculum(path: Path | None) -> Curriculum:
+    """The curriculum in a YAML or JSON file, or the default LearnFlow track."""
+    if path is None:
+        return DEFAULT_CURRICULUM
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise InvalidConfig(f"cannot read curriculum {path}: {exc}") from exc
+    return Curriculum.from_mapping(document)
+
+
+def formula_config(settings: Settings) -> FormulaConfig:
+    """The formula settings, validated."""
+    weights = Weights(
+        settings.weight_completion,
+        settings.weight_quiz,
+        settings.weight_quality,
+        settings.weight_consistency,
+    )
+    return FormulaConfig(weights, settings.half_life_days, settings.window_days)
+
+
+@asynccontextmanager
+async def open_service(
+    settings: Settings, clock: Callable[[], int] = wall_clock_us
+) -> AsyncIterator[MasteryService]:
+    """A service on the configured store, closed on exit."""
+    curriculum = load_curriculum(settings.curriculum_path)
+    config = formula_config(settings)
+    store = await open_store(settings.store_url)
+    try:
+        yield MasteryService(
+            store,
+            curriculum,
+            config,
+            clock=clock,
+            max_batch=settings.max_batch_events,
+            max_future_s=settings.max_future_seconds,
+        )
+    finally:
+        await store.close()
