@@ -24,6 +24,12 @@ class InvalidRequest(MasteryError):
     code = "invalid_request"
 
 
+class MalformedBody(InvalidRequest):
+    """A request body is not JSON at all."""
+
+    code = "malformed_body"
+
+
 class InvalidConfig(MasteryError):
     """A formula setting or curriculum is inconsistent."""
 

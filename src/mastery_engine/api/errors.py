@@ -1,0 +1,78 @@
+"""Every error becomes a JSON body `{"detail", "code", "field"}` with the right status."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from mastery_engine.core.errors import (
+    InvalidConfig,
+    InvalidEvent,
+    InvalidRequest,
+    MalformedBody,
+    MasteryError,
+    NotFound,
+    PayloadTooLarge,
+    StoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[MasteryError], int] = {
+    MalformedBody: 400,
+    InvalidEvent: 422,
+    InvalidRequest: 422,
+    InvalidConfig: 422,
+    PayloadTooLarge: 413,
+    NotFound: 404,
+    StoreUnavailable: 503,
+}
+
+
+def error_body(message: str, code: str, field: str | None = None) -> dict[str, str | None]:
+    """The one error shape of the API."""
+    return {"detail": message, "code": code, "field": field}
+
+
+def status_of(exc: MasteryError) -> int:
+    """The HTTP status of a domain error (most specific class wins)."""
+    return next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 400)
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MasteryError)
+    status = status_of(exc)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    if status == 503:
+        log.warning("store unavailable on %s: %s", request.url.path, exc.message)
+    return JSONResponse(error_body(exc.message, exc.code, exc.field), status, headers=headers)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    return JSONResponse(error_body(message, "invalid_request", where or None), 422)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        error_body(str(exc.detail), "http_error"), exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(error_body("internal error; it has been logged", "internal"), 500)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an app."""
+    app.add_exception_handler(MasteryError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

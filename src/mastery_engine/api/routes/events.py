@@ -1,0 +1,89 @@
+"""POST /v1/events: one event or a batch, with per-event results."""
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from mastery_engine.api.deps import Service, Tenant, get_settings
+from mastery_engine.api.schemas import EventIn, IngestResponse, ingest_body
+from mastery_engine.core.errors import InvalidEvent, InvalidRequest, MalformedBody, PayloadTooLarge
+
+router = APIRouter(tags=["events"])
+
+_EVENT_SCHEMA = EventIn.model_json_schema()
+BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        _EVENT_SCHEMA,
+                        {
+                            "type": "array",
+                            "items": _EVENT_SCHEMA,
+                            "maxItems": 1000,
+                        },
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; at most {limit} are accepted")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+    return bytes(body)
+
+
+def decode(body: bytes) -> Any:
+    """Parse a JSON body, with a message that says where it breaks."""
+    if not body.strip():
+        raise MalformedBody("request body is empty; send an event object or an array of events")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise MalformedBody("request body is not UTF-8 encoded JSON") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(
+            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+@router.post(
+    "/v1/events",
+    summary="Ingest one event or a batch of up to 1,000",
+    response_model=IngestResponse,
+    openapi_extra=BODY_DOC,
+    responses={
+        400: {"description": "Body is not JSON"},
+        413: {"description": "More than 1,000 events or 1 MiB"},
+        422: {"description": "A lone event breaks the contract"},
+    },
+)
+async def post_events(request: Request, service: Service, tenant: Tenant) -> JSONResponse:
+    """Validate and apply events; duplicates (same id in this tenant) change nothing."""
+    payload = decode(await read_limited(request, get_settings(request).max_body_bytes))
+    if isinstance(payload, dict):
+        report = await service.ingest(tenant, [payload])
+        only = report.results[0]
+        if only.error is not None:
+            raise InvalidEvent(only.error, field=only.field)
+        return JSONResponse(ingest_body(report))
+    if isinstance(payload, list):
+        return JSONResponse(ingest_body(await service.ingest(tenant, payload)))
+    raise InvalidRequest(
+        f"body must be an event object or an array of up to {service.max_batch} event objects,"
+        f" got a JSON {type(payload).__name__}"
+    )

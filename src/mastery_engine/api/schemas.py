@@ -1,0 +1,197 @@
+"""Request and response shapes as documented in OpenAPI, and their builders."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mastery_engine.core.explain import Explanation
+from mastery_engine.core.formula import SkillMastery
+from mastery_engine.core.history import HistoryPoint
+from mastery_engine.core.instants import day_to_date, format_us
+from mastery_engine.service import IngestReport, Status, StudentMastery
+
+EVENT_EXAMPLE: dict[str, Any] = {
+    "id": "7b1e5f0c-quiz-1",
+    "type": "quiz.graded",
+    "student_id": "s-42",
+    "skill_id": "functions",
+    "occurred_at": "2026-03-01T10:15:00Z",
+    "data": {"quiz_id": "q7", "score": 0.8},
+}
+
+
+class EventIn(BaseModel):
+    """A learning event (PRODUCT contract). `data` depends on `type`."""
+
+    id: str = Field(description="Idempotency key, unique per tenant", max_length=256)
+    type: Literal[
+        "exercise.completed", "exercise.attempted", "quiz.graded", "code.reviewed", "activity"
+    ]
+    student_id: str = Field(max_length=256)
+    skill_id: str | None = Field(None, description="Required for all types but activity")
+    occurred_at: str = Field(
+        description="RFC 3339 with offset; at most 5 minutes in the future",
+        json_schema_extra={"format": "date-time"},
+    )
+    data: dict[str, Any] = Field(
+        description=(
+            "exercise.completed: exercise_id; exercise.attempted: exercise_id, passed,"
+            " error_type?; quiz.graded: quiz_id, score in [0, 1]; code.reviewed:"
+            " submission_id, quality in [0, 1]; activity: kind, duration_s?"
+        )
+    )
+
+    model_config = {"json_schema_extra": {"examples": [EVENT_EXAMPLE]}}
+
+
+class EventResult(BaseModel):
+    """Outcome of one submitted event."""
+
+    id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    error: str | None = Field(None, description="Present only when rejected")
+
+
+class IngestResponse(BaseModel):
+    """Counts and per-event results, in submission order."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[EventResult]
+
+
+class ComponentsOut(BaseModel):
+    """The four component values, each in [0, 1]."""
+
+    completion: float
+    quiz: float
+    quality: float
+    consistency: float
+
+
+class SkillMasteryOut(BaseModel):
+    """Mastery of one skill."""
+
+    skill_id: str
+    mastery: float = Field(ge=0, le=1)
+    level: Literal["Beginner", "Learning", "Proficient", "Mastered"]
+    components: ComponentsOut
+
+
+class StudentMasteryOut(BaseModel):
+    """Mastery of every skill of a student at `as_of`."""
+
+    student_id: str
+    as_of: str
+    skills: list[SkillMasteryOut]
+
+
+class SkillDetailOut(SkillMasteryOut):
+    """One skill with its explanation."""
+
+    student_id: str
+    as_of: str
+    explanation: dict[str, Any]
+
+
+class PointOut(BaseModel):
+    """Mastery at the end of one UTC day."""
+
+    date: str
+    mastery: float
+    level: str
+
+
+class HistoryOut(BaseModel):
+    """A daily series."""
+
+    student_id: str
+    skill_id: str
+    points: list[PointOut]
+
+
+def ingest_body(report: IngestReport) -> dict[str, Any]:
+    """The response of POST /v1/events; `error` only on rejected events."""
+    results = []
+    for r in report.results:
+        item: dict[str, Any] = {"id": r.id, "status": r.status.value}
+        if r.error is not None:
+            item["error"] = r.error
+        results.append(item)
+    return {
+        "accepted": report.count(Status.ACCEPTED),
+        "duplicates": report.count(Status.DUPLICATE),
+        "rejected": report.count(Status.REJECTED),
+        "results": results,
+    }
+
+
+def skill_body(m: SkillMastery) -> dict[str, Any]:
+    """One skill's mastery, level and components."""
+    c = m.components
+    return {
+        "skill_id": m.skill_id,
+        "mastery": m.mastery,
+        "level": m.level.value,
+        "components": {
+            "completion": c.completion,
+            "quiz": c.quiz,
+            "quality": c.quality,
+            "consistency": c.consistency,
+        },
+    }
+
+
+def student_body(m: StudentMastery) -> dict[str, Any]:
+    """Every skill of a student."""
+    return {
+        "student_id": m.student_id,
+        "as_of": format_us(m.as_of),
+        "skills": [skill_body(s) for s in m.skills],
+    }
+
+
+def explanation_body(e: Explanation) -> dict[str, Any]:
+    """Components with weights and contributions, the best next step, the recent move."""
+    body: dict[str, Any] = {
+        "summary": e.summary,
+        "raise_most": e.raise_most.value if e.raise_most else None,
+        "components": [
+            {
+                "component": p.component.value,
+                "value": p.value,
+                "weight": p.weight,
+                "contribution": p.contribution,
+                "headroom": p.headroom,
+                "next_step": p.next_step,
+                "next_step_gain": p.next_step_gain,
+            }
+            for p in e.parts
+        ],
+        "change": None,
+    }
+    if e.change is not None:
+        body["change"] = {
+            "since": format_us(e.change.since),
+            "previous": e.change.previous,
+            "delta": e.change.delta,
+            "by_component": {c.value: v for c, v in e.change.by_component.items()},
+        }
+    return body
+
+
+def history_body(student_id: str, skill_id: str, points: list[HistoryPoint]) -> dict[str, Any]:
+    """A daily series."""
+    return {
+        "student_id": student_id,
+        "skill_id": skill_id,
+        "points": [
+            {
+                "date": day_to_date(p.day).isoformat(),
+                "mastery": p.mastery,
+                "level": p.level.value,
+            }
+            for p in points
+        ],
+    }

@@ -1,0 +1,163 @@
+"""The `mastery-engine` command: serve, replay, show."""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mastery_engine import logs
+from mastery_engine.core.errors import MasteryError
+from mastery_engine.core.instants import format_us, parse_as_of
+from mastery_engine.service import MasteryService, Status
+from mastery_engine.settings import Settings
+from mastery_engine.wiring import open_service
+
+app = typer.Typer(help="Mastery Engine: mastery per student and skill, from learning events.")
+console = Console()
+TenantOption = Annotated[str | None, typer.Option(help="Tenant (default MASTERY_DEFAULT_TENANT)")]
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _fail(exc: MasteryError) -> None:
+    console.print(f"[red]error:[/red] {exc.message}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (MASTERY_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (MASTERY_PORT, default 8000)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    settings = _settings()
+    uvicorn.run(
+        "mastery_engine.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, {"__invalid_json__": f"line {number}: {exc.msg}"}
+
+
+async def _replay(service: MasteryService, tenant: str, path: Path, batch: int) -> dict[str, int]:
+    totals = {s.value: 0 for s in Status}
+    errors_shown = 0
+    pending: list[Any] = []
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    size = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("replay", total=size)
+
+        async def flush() -> None:
+            nonlocal errors_shown
+            report = await service.ingest(tenant, pending)
+            for result in report.results:
+                totals[result.status.value] += 1
+                if result.status is Status.REJECTED and errors_shown < 10:
+                    errors_shown += 1
+                    progress.console.print(f"[yellow]rejected[/yellow] {result.id}: {result.error}")
+            progress.advance(task, len(pending))
+            pending.clear()
+
+        for _, item in _lines(path):
+            pending.append(item)
+            if len(pending) >= batch:
+                await flush()
+        if pending:
+            await flush()
+    return totals
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines of events")],
+    tenant: TenantOption = None,
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="Events per store batch")] = 1000,
+) -> None:
+    """Ingest a file of events through the same validation and store as the API."""
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        async with open_service(settings) as service:
+            return await _replay(service, tenant or settings.default_tenant, file, batch)
+
+    try:
+        totals = asyncio.run(run())
+    except MasteryError as exc:
+        _fail(exc)
+        return
+    summary = ", ".join(f"{n} {status}" for status, n in totals.items())
+    console.print(f"replayed {file}: {summary}")
+    if totals["rejected"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def show(
+    student: Annotated[str, typer.Argument(help="Student id")],
+    skill: Annotated[str | None, typer.Option(help="Only this skill, with its explanation")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date or RFC 3339 time")] = None,
+    tenant: TenantOption = None,
+) -> None:
+    """Print a student's mastery as a table."""
+    settings = _settings()
+    try:
+        at = parse_as_of(as_of) if as_of else None
+        asyncio.run(_show(settings, tenant or settings.default_tenant, student, skill, at))
+    except MasteryError as exc:
+        _fail(exc)
+
+
+async def _show(
+    settings: Settings, tenant: str, student: str, skill: str | None, at: int | None
+) -> None:
+    async with open_service(settings) as service:
+        if skill is None:
+            result = await service.mastery(tenant, student, at)
+            skills, when, explanation = list(result.skills), result.as_of, None
+        else:
+            one, explanation = await service.skill_mastery(tenant, student, skill, at)
+            skills, when = [one], one.as_of
+    table = Table(title=f"{student} as of {format_us(when)}")
+    for column in ("skill", "mastery", "level", "completion", "quiz", "quality", "consistency"):
+        table.add_column(column, justify="left" if column in ("skill", "level") else "right")
+    for m in skills:
+        c = m.components
+        values = (m.mastery, c.completion, c.quiz, c.quality, c.consistency)
+        row = [f"{v:.3f}" for v in values]
+        table.add_row(m.skill_id, row[0], m.level.value, *row[1:])
+    console.print(table)
+    if explanation is not None:
+        console.print(explanation.summary)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
