@@ -1,0 +1,87 @@
+"""Figures of the benchmarks: percentiles, printed tables and JSON result files."""
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted sequence (NaN when empty)."""
+    if not ordered:
+        return float("nan")
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """p50 .. p99.9, max and mean of durations given in seconds, in milliseconds."""
+    ordered = sorted(s * 1000.0 for s in seconds)
+    figures = {f"p{p:g}": percentile(ordered, p) for p in PERCENTILES}
+    figures["max"] = ordered[-1] if ordered else float("nan")
+    figures["mean"] = sum(ordered) / len(ordered) if ordered else float("nan")
+    return figures
+
+
+def cell(value: object) -> str:
+    """A table cell: floats with 3 significant decimals, thousands separated."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print a plain-text table with right-aligned figures."""
+    text = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text)) for i, h in enumerate(headers)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True))))
+    print("  ".join("-" * w for w in widths))
+    for row in text:
+        print("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True))))
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), "")
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "commit": _commit(),
+    }
+
+
+def _commit() -> str:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False, cwd=RESULTS.parent)
+    except OSError:
+        return ""
+    return done.stdout.strip()
+
+
+def write_result(name: str, figures: dict[str, Any]) -> Path:
+    """Write `bench/results/{name}.json` with the machine and the time, and return its path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    document = {"benchmark": name, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), **figures}
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print(f"\nresults written to {path}")
+    return path
