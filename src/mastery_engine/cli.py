@@ -31,7 +31,7 @@ def _settings() -> Settings:
 
 
 def _fail(exc: MasteryError) -> None:
-    console.print(f"[red]error:[/red] {exc.message}")
+    console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -55,15 +55,16 @@ def serve(
     )
 
 
-def _lines(path: Path) -> Iterator[tuple[int, Any]]:
+def _lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
+    """(line number, decoded value or None, JSON error or None) for each non-blank line."""
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line)
+                yield number, json.loads(line), None
             except json.JSONDecodeError as exc:
-                yield number, {"__invalid_json__": f"line {number}: {exc.msg}"}
+                yield number, None, f"line {number} is not JSON: {exc.msg}"
 
 
 async def _replay(service: MasteryService, tenant: str, path: Path, batch: int) -> dict[str, int]:
@@ -71,7 +72,8 @@ async def _replay(service: MasteryService, tenant: str, path: Path, batch: int) 
     errors_shown = 0
     pending: list[Any] = []
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    size = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+    with path.open(encoding="utf-8") as handle:
+        size = sum(1 for line in handle if line.strip())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("replay", total=size)
 
@@ -82,11 +84,18 @@ async def _replay(service: MasteryService, tenant: str, path: Path, batch: int) 
                 totals[result.status.value] += 1
                 if result.status is Status.REJECTED and errors_shown < 10:
                     errors_shown += 1
-                    progress.console.print(f"[yellow]rejected[/yellow] {result.id}: {result.error}")
+                    progress.console.print(
+                        f"[yellow]rejected[/yellow] {result.id}: {result.error}", soft_wrap=True
+                    )
             progress.advance(task, len(pending))
             pending.clear()
 
-        for _, item in _lines(path):
+        for _, item, error in _lines(path):
+            if error is not None:
+                totals[Status.REJECTED.value] += 1
+                progress.console.print(f"[yellow]rejected[/yellow] {error}", soft_wrap=True)
+                progress.advance(task, 1)
+                continue
             pending.append(item)
             if len(pending) >= batch:
                 await flush()
@@ -114,7 +123,7 @@ def replay(
         _fail(exc)
         return
     summary = ", ".join(f"{n} {status}" for status, n in totals.items())
-    console.print(f"replayed {file}: {summary}")
+    console.print(f"replayed {file}: {summary}", soft_wrap=True)
     if totals["rejected"]:
         raise typer.Exit(1)
 
@@ -155,7 +164,7 @@ async def _show(
         table.add_row(m.skill_id, row[0], m.level.value, *row[1:])
     console.print(table)
     if explanation is not None:
-        console.print(explanation.summary)
+        console.print(explanation.summary, soft_wrap=True)
 
 
 def main() -> None:

@@ -30,6 +30,9 @@ def configure(level: str, fmt: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.set_name("mastery-engine")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler, so repeated calls (and test harnesses) keep theirs.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "mastery-engine"]
+    root.addHandler(handler)
     root.setLevel(level)

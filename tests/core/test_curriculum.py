@@ -70,7 +70,11 @@ def test_broken_curricula_are_refused(document: object, fragment: str) -> None:
 def test_load_from_yaml_and_json(tmp_path: Path) -> None:
     yaml_file = tmp_path / "track.yaml"
     yaml_file.write_text(
-        "skills:\n  - {id: intro, exercises: 3}\n  - id: loops\n    exercises: 4\n    prerequisites: [intro]\n"
+        "skills:\n"
+        "  - {id: intro, exercises: 3}\n"
+        "  - id: loops\n"
+        "    exercises: 4\n"
+        "    prerequisites: [intro]\n"
     )
     json_file = tmp_path / "track.json"
     json_file.write_text('{"skills": [{"id": "intro", "exercises": 3}]}')

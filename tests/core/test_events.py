@@ -101,7 +101,7 @@ def test_valid_events_of_every_type() -> None:
         event("6", "activity", at, kind="video", duration_s=30),
     ]
     parsed = [parse_event(b, NOW) for b in bodies]
-    assert [p.type for p in parsed] == list(EventType) + [EventType.ACTIVITY]
+    assert [p.type for p in parsed] == [*EventType, EventType.ACTIVITY]
     assert {p.occurred_at for p in parsed} == {parse_rfc3339("2026-03-20T11:00:00Z", "t")}
     assert parsed[4].skill_id is None
 

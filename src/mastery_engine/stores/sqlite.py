@@ -25,7 +25,7 @@ from mastery_engine.core.aggregates import (
     StudentAggregates,
     contribution,
 )
-from mastery_engine.core.errors import StoreUnavailable
+from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event, EventType, restore_event
 from mastery_engine.core.instants import date_to_day, day_of, day_to_date, end_of_day
 
@@ -103,7 +103,7 @@ class SQLiteStore:
         """Open (creating the file and schema if needed) the database a URL names."""
         path = path_of(url)
         if not path:
-            raise StoreUnavailable(f"store URL {url!r} names no file; use sqlite:///path/to.db")
+            raise InvalidConfig(f"store URL {url!r} names no file; use sqlite:///path/to.db")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         store = cls(path)
@@ -113,7 +113,10 @@ class SQLiteStore:
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            # Closed from the event loop thread after the pools stop; used only by its own thread.
+            db = sqlite3.connect(
+                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA journal_mode = WAL")
             # FULL: a 200 means the batch is on disk, even if the machine loses power.
             db.execute("PRAGMA synchronous = FULL")

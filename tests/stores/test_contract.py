@@ -1,0 +1,134 @@
+"""One contract every store backend meets (run against each URL in BACKENDS)."""
+
+from pathlib import Path
+
+import pytest
+
+from mastery_engine.core.errors import InvalidConfig
+from mastery_engine.core.events import Event, parse_event
+from mastery_engine.core.instants import parse_as_of
+from mastery_engine.stores import Store, open_store
+from tests.conftest import NOW, event, store_url
+
+
+def ev(
+    event_id: str, at: str = "2026-03-10T10:00:00Z", student: str = "s-1", **kw: object
+) -> Event:
+    body = event(event_id, "quiz.graded", at, student=student, quiz_id="q", score=0.5)
+    body.update(kw)
+    return parse_event(body, NOW)
+
+
+async def test_batch_applies_and_reports_duplicates_within_and_across_batches(store: Store) -> None:
+    first = await store.apply("t", [ev("a"), ev("b"), ev("a")], NOW)
+    assert first == [True, True, False]
+    second = await store.apply("t", [ev("b"), ev("c")], NOW)
+    assert second == [False, True]
+    aggregates = await store.read("t", "s-1", NOW)
+    assert aggregates is not None
+    moments = aggregates.scores[("basics", "quiz")]
+    assert sum(m.n for m in moments.values()) == 3  # a, b, c once each
+
+
+async def test_empty_batch(store: Store) -> None:
+    assert await store.apply("t", [], NOW) == []
+
+
+async def test_tenants_are_isolated(store: Store) -> None:
+    await store.apply("t1", [ev("a")], NOW)
+    assert await store.apply("t2", [ev("a")], NOW) == [True]  # same id, other tenant
+    assert await store.read("t3", "s-1", NOW) is None
+    assert await store.students("t1") == ["s-1"]
+    assert await store.students("t3") == []
+    await store.delete_student("t1", "s-1")
+    assert await store.read("t2", "s-1", NOW) is not None
+
+
+async def test_read_unknown_student_is_none(store: Store) -> None:
+    assert await store.read("t", "nobody", NOW) is None
+
+
+async def test_read_keeps_buckets_up_to_as_of_day_and_the_later_events_of_that_day(
+    store: Store,
+) -> None:
+    await store.apply(
+        "t",
+        [
+            ev("d1", "2026-03-01T08:00:00Z"),
+            ev("d2", "2026-03-02T08:00:00Z"),
+            ev("d2-late", "2026-03-02T20:00:00Z"),
+            ev("d3", "2026-03-03T08:00:00Z"),
+        ],
+        NOW,
+    )
+    aggregates = await store.read("t", "s-1", parse_as_of("2026-03-02T12:00:00Z"))
+    assert aggregates is not None
+    days = aggregates.scores[("basics", "quiz")]
+    assert len(days) == 2 and sum(m.n for m in days.values()) == 3
+    assert [e.id for e in aggregates.tail] == ["d2-late"]
+    assert len(aggregates.active) == 3  # activity is read whole; the formula filters it
+
+
+async def test_completion_keeps_the_earliest_time(store: Store) -> None:
+    late = parse_event(
+        event("x2", "exercise.completed", "2026-03-05T10:00:00Z", exercise_id="e"), NOW
+    )
+    early = parse_event(
+        event("x1", "exercise.completed", "2026-03-01T10:00:00Z", exercise_id="e"), NOW
+    )
+    await store.apply("t", [late], NOW)
+    await store.apply("t", [early], NOW)
+    aggregates = await store.read("t", "s-1", NOW)
+    assert aggregates is not None
+    assert aggregates.completions["basics"] == {"e": early.occurred_at}
+
+
+async def test_delete_student_removes_everything_and_ids_can_be_reused(store: Store) -> None:
+    await store.apply("t", [ev("a"), ev("b", student="s-2")], NOW)
+    removed = await store.delete_student("t", "s-1")
+    assert removed >= 1
+    assert await store.read("t", "s-1", NOW) is None
+    assert await store.students("t") == ["s-2"]
+    assert await store.delete_student("t", "s-1") == 0  # idempotent
+    assert await store.apply("t", [ev("a")], NOW) == [True]
+
+
+async def test_ping(store: Store) -> None:
+    await store.ping()
+
+
+async def test_sqlite_survives_reopening(tmp_path: Path) -> None:
+    url = store_url("sqlite", tmp_path)
+    store = await open_store(url)
+    await store.apply("t", [ev("a"), ev("b", "2026-03-11T10:00:00Z")], NOW)
+    await store.close()
+    reopened = await open_store(url)
+    try:
+        assert await reopened.apply("t", [ev("a")], NOW) == [False]
+        aggregates = await reopened.read("t", "s-1", NOW)
+        assert aggregates is not None
+        assert sum(m.n for m in aggregates.scores[("basics", "quiz")].values()) == 2
+    finally:
+        await reopened.close()
+
+
+async def test_sqlite_rows_follow_the_key_pattern(tmp_path: Path) -> None:
+    import sqlite3
+
+    url = store_url("sqlite", tmp_path)
+    store = await open_store(url)
+    await store.apply("school-a", [ev("a", "2026-03-10T10:00:00Z")], NOW)
+    await store.close()
+    with sqlite3.connect(tmp_path / "mastery.db") as db:
+        rows = db.execute(
+            "SELECT tenant, student_id, date, component, skill_id, n FROM scores"
+        ).fetchall()
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert rows == [("school-a", "s-1", "2026-03-10", "quiz", "basics", 1)]
+    assert mode == "wal"
+
+
+@pytest.mark.parametrize("url", ["redis2://x", "postgres", "sqlite://"])
+async def test_unknown_or_incomplete_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvalidConfig, match="store URL"):
+        await open_store(url)

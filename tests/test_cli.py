@@ -1,0 +1,65 @@
+"""The `mastery-engine` command: replay a file, then show the result."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mastery_engine.cli import app
+from tests.conftest import event
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"MASTERY_STORE_URL": f"sqlite:///{tmp_path}/cli.db", "MASTERY_LOG_LEVEL": "WARNING"}
+
+
+def write_events(path: Path) -> None:
+    lines = [
+        json.dumps(event("c1", "exercise.completed", "2026-03-01T09:00:00Z", exercise_id="e1")),
+        json.dumps(event("q1", "quiz.graded", "2026-03-01T10:00:00Z", quiz_id="a", score=0.8)),
+        "",
+        json.dumps(event("q1", "quiz.graded", "2026-03-01T10:00:00Z", quiz_id="a", score=0.8)),
+        json.dumps(event("bad", "quiz.graded", "2026-03-01T10:00:00Z", quiz_id="a", score=3)),
+        "{broken",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_replay_then_show(tmp_path: Path, env: dict[str, str]) -> None:
+    source = tmp_path / "events.jsonl"
+    write_events(source)
+    runner = CliRunner()
+    replayed = runner.invoke(app, ["replay", str(source), "--batch", "2"], env=env)
+    assert replayed.exit_code == 1  # some lines were rejected
+    assert "2 accepted, 1 duplicate, 2 rejected" in replayed.output
+    assert "data.score must be in [0, 1]" in replayed.output
+    assert "line 6 is not JSON" in replayed.output
+
+    shown = runner.invoke(
+        app, ["show", "s-1", "--as-of", "2026-03-01"], env=env, terminal_width=200
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "s-1 as of 2026-03-01T23:59:59.999999Z" in shown.output
+    # basics: C = 0.1, Q = 0.8, S = 1/14 -> 0.04 + 0.24 + 0.00714 = 0.287
+    basics = next(line for line in shown.output.splitlines() if "basics" in line)
+    assert "0.287" in basics and "Beginner" in basics
+
+    one = runner.invoke(app, ["show", "s-1", "--skill", "basics", "--as-of", "2026-03-01"], env=env)
+    assert one.exit_code == 0 and "best next step" in one.output
+
+
+def test_show_reports_errors_plainly(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(app, ["show", "nobody"], env=env)
+    assert missing.exit_code == 2 and "has no events" in missing.output
+    bad = runner.invoke(app, ["show", "nobody", "--as-of", "tomorrow"], env=env)
+    assert bad.exit_code == 2 and "RFC 3339" in bad.output
+
+
+def test_clean_replay_exits_zero(tmp_path: Path, env: dict[str, str]) -> None:
+    source = tmp_path / "ok.jsonl"
+    source.write_text(json.dumps(event("a1", "activity", "2026-03-01T09:00:00Z", kind="k")) + "\n")
+    result = CliRunner().invoke(app, ["replay", str(source)], env=env)
+    assert result.exit_code == 0 and "1 accepted" in result.output
