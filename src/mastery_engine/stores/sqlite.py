@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 from mastery_engine.core.aggregates import (
     MOMENTS,
@@ -87,11 +88,26 @@ def path_of(url: str) -> str:
     return path[1:] if path.startswith("/") else path
 
 
+def busy_timeout_of(url: str) -> float:
+    """Seconds to wait for a lock held by another process (`?busy_timeout_ms=`, default 10 s)."""
+    options = parse_qs(url.partition("?")[2])
+    unknown = set(options) - {"busy_timeout_ms"}
+    if unknown:
+        raise InvalidConfig(
+            f"unknown SQLite URL options {sorted(unknown)}; allowed: busy_timeout_ms"
+        )
+    raw = options.get("busy_timeout_ms", ["10000"])[-1]
+    if not raw.isdigit():
+        raise InvalidConfig(f"busy_timeout_ms must be a whole number of milliseconds, got {raw!r}")
+    return int(raw) / 1000
+
+
 class SQLiteStore:
     """Aggregates in one SQLite file; every call runs in a dedicated thread."""
 
-    def __init__(self, path: str, readers: int = 2) -> None:
+    def __init__(self, path: str, busy_timeout: float = 10.0, readers: int = 2) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
@@ -106,7 +122,7 @@ class SQLiteStore:
             raise InvalidConfig(f"store URL {url!r} names no file; use sqlite:///path/to.db")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        store = cls(path)
+        store = cls(path, busy_timeout_of(url))
         await store._run(store._writer, lambda db: db.executescript(SCHEMA))
         return store
 
@@ -115,7 +131,10 @@ class SQLiteStore:
         if db is None:
             # Closed from the event loop thread after the pools stop; used only by its own thread.
             db = sqlite3.connect(
-                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
             )
             db.execute("PRAGMA journal_mode = WAL")
             # FULL: a 200 means the batch is on disk, even if the machine loses power.
