@@ -63,3 +63,16 @@ def test_clean_replay_exits_zero(tmp_path: Path, env: dict[str, str]) -> None:
     source.write_text(json.dumps(event("a1", "activity", "2026-03-01T09:00:00Z", kind="k")) + "\n")
     result = CliRunner().invoke(app, ["replay", str(source)], env=env)
     assert result.exit_code == 0 and "1 accepted" in result.output
+
+
+def test_replay_survives_lines_json_cannot_decode(tmp_path: Path, env: dict[str, str]) -> None:
+    good = json.dumps(event("ok", "activity", "2026-03-01T09:00:00Z", skill=None, kind="k"))
+    huge = '{"id": "h", "data": {"duration_s": ' + "9" * 5000 + "}}"
+    deep = "[" * 50_000 + "]" * 50_000
+    source = tmp_path / "hostile.jsonl"
+    source.write_text("\n".join([good, "not json", huge, deep]) + "\n")
+    result = CliRunner().invoke(app, ["replay", str(source)], env=env)
+    assert result.exit_code == 1, result.output
+    assert "1 accepted, 0 duplicate, 3 rejected" in result.output
+    shown = CliRunner().invoke(app, ["show", "s-1", "--as-of", "2200-01-01"], env=env)
+    assert shown.exit_code == 0, shown.output

@@ -65,6 +65,8 @@ def _lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
                 yield number, json.loads(line), None
             except json.JSONDecodeError as exc:
                 yield number, None, f"line {number} is not JSON: {exc.msg}"
+            except (RecursionError, ValueError) as exc:
+                yield number, None, f"line {number} cannot be decoded: {type(exc).__name__}"
 
 
 async def _replay(service: MasteryService, tenant: str, path: Path, batch: int) -> dict[str, int]:

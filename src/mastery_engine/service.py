@@ -12,7 +12,13 @@ from mastery_engine.core.events import Event, parse_event
 from mastery_engine.core.explain import Explanation, explain
 from mastery_engine.core.formula import FormulaConfig, SkillMastery, evaluate, evaluate_student
 from mastery_engine.core.history import HistoryPoint, history
-from mastery_engine.core.instants import US_PER_DAY, US_PER_SECOND, day_of, end_of_day
+from mastery_engine.core.instants import (
+    US_PER_DAY,
+    US_PER_SECOND,
+    day_of,
+    day_to_date,
+    end_of_day,
+)
 from mastery_engine.stores.base import Store
 
 MAX_HISTORY_DAYS = 366
@@ -92,26 +98,22 @@ class MasteryService:
             raise PayloadTooLarge(
                 f"a batch holds at most {self.max_batch} events, got {len(items)}"
             )
-        outcomes: list[Outcome | None] = []
-        valid: list[Event] = []
+        outcomes: list[Outcome] = []
+        valid: list[tuple[int, Event]] = []  # (position in the batch, event)
         for raw in items:
             try:
-                valid.append(self.validate(raw))
-                outcomes.append(None)
+                valid.append((len(outcomes), self.validate(raw)))
+                outcomes.append(Outcome(None, Status.ACCEPTED))  # settled below
             except InvalidEvent as exc:
                 raw_id = raw.get("id") if isinstance(raw, dict) else None
-                event_id = raw_id if isinstance(raw_id, str) else None
+                event_id = raw_id if isinstance(raw_id, str) and raw_id.isprintable() else None
                 outcomes.append(Outcome(event_id, Status.REJECTED, exc.message, exc.field))
-        applied = iter(await self.store.apply(tenant, valid, self.clock()) if valid else [])
-        events = iter(valid)
-        results = []
-        for outcome in outcomes:
-            if outcome is None:
-                status = Status.ACCEPTED if next(applied) else Status.DUPLICATE
-                results.append(Outcome(next(events).id, status))
-            else:
-                results.append(outcome)
-        return IngestReport(tuple(results))
+        if valid:
+            applied = await self.store.apply(tenant, [e for _, e in valid], self.clock())
+            for (position, event), fresh in zip(valid, applied, strict=True):
+                status = Status.ACCEPTED if fresh else Status.DUPLICATE
+                outcomes[position] = Outcome(event.id, status)
+        return IngestReport(tuple(outcomes))
 
     async def _aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
         aggregates = await self.store.read(tenant, student_id, as_of)
@@ -143,7 +145,10 @@ class MasteryService:
     ) -> list[HistoryPoint]:
         """Mastery at the end of each UTC day of `days`, at most 366 of them."""
         if len(days) == 0:
-            raise InvalidRequest("from must not be after to", field="from")
+            first, last = (day_to_date(d).isoformat() for d in (days.start, days.stop - 1))
+            raise InvalidRequest(
+                f"from ({first}) must not be after to ({last}; to defaults to today)", field="from"
+            )
         if len(days) > MAX_HISTORY_DAYS:
             raise InvalidRequest(
                 f"a history spans at most {MAX_HISTORY_DAYS} days, asked for {len(days)}",

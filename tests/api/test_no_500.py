@@ -89,3 +89,83 @@ def test_any_query_string_gets_a_4xx_or_200(api: TestClient, as_of: str, start: 
         api.get("/v1/students/s/skills/basics/history", params={"from": start}),
     ):
         assert response.status_code in (200, 404, 422), response.text
+
+
+GOOD = {
+    "id": "good",
+    "type": "quiz.graded",
+    "student_id": "s",
+    "skill_id": "basics",
+    "occurred_at": "2026-03-01T10:00:00Z",
+    "data": {"quiz_id": "q", "score": 0.5},
+}
+
+
+def raw_event(**fields: str) -> bytes:
+    """GOOD with some fields replaced by raw JSON text."""
+    parts = {k: json.dumps(v) for k, v in GOOD.items()}
+    parts.update(fields)
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in parts.items()) + "}").encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "fragment"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, 400, "too deeply"),
+        (raw_event(data='{"quiz_id": "q", "score": ' + "9" * 5000 + "}"), 400, "cannot decode"),
+        (
+            raw_event(data='{"quiz_id": "q", "score": 1' + "0" * 400 + "}"),
+            422,
+            "very large integer",
+        ),
+        (raw_event(data='{"quiz_id": "q", "score": -1e400}'), 422, "data.score"),
+        (raw_event(id='"\\ud800"'), 422, "lone surrogates"),
+        (raw_event(student_id='"a\\u0000b"'), 422, "control characters"),
+        (raw_event(student_id='"a/b"'), 422, "must not contain '/'"),
+        (raw_event().replace(b'"good"', b'"\xed\xa0\x80"'), 422, "lone surrogates"),
+        (raw_event(occurred_at='"0001-01-01T00:00:00+01:00"'), 422, "must lie between"),
+        (raw_event(type='["quiz.graded"]'), 422, "unknown"),
+    ],
+)
+def test_hostile_bodies_get_specific_4xx(
+    api: TestClient, content: bytes, status: int, fragment: str
+) -> None:
+    response = api.post("/v1/events", content=content)
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["detail"]
+
+
+def test_a_hostile_event_in_a_batch_does_not_sink_the_good_one(api: TestClient) -> None:
+    batch = b"[" + raw_event(id='"batch-good"') + b", " + raw_event(id='"\\udc00"') + b"]"
+    body = api.post("/v1/events", content=batch).json()
+    assert [r["status"] for r in body["results"]] == ["accepted", "rejected"]
+    assert body["results"][1]["id"] is None
+    assert api.get("/v1/students").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v1/students/far/skills/basics/mastery?as_of=2110-06-01", 200),
+        ("/v1/students/far/skills/basics/mastery?as_of=8999-12-31", 200),
+        ("/v1/students/far/mastery?as_of=1970-01-01", 200),
+        ("/v1/students/far/skills/basics/mastery?as_of=0001-01-01", 422),
+        ("/v1/students/far/mastery?as_of=9999-12-31T23:59:59-01:00", 422),
+        ("/v1/students/far/skills/basics/history?to=0001-01-05", 422),
+        ("/v1/students/far/skills/basics/history?to=1970-01-05", 200),
+        ("/v1/students/far/skills/basics/history?from=2030-01-01", 422),
+    ],
+)
+def test_calendar_edges(api: TestClient, path: str, status: int) -> None:
+    api.post("/v1/events", json={**GOOD, "id": "far-1", "student_id": "far"})
+    response = api.get(path)
+    assert response.status_code == status, response.text
+
+
+def test_a_one_day_half_life_years_later(tmp_path: object) -> None:
+    settings = Settings(store_url="memory://", half_life_days=1.0)
+    with TestClient(create_app(settings, clock=fixed_clock())) as client:
+        client.post("/v1/events", json=GOOD)
+        late = client.get("/v1/students/s/skills/basics/mastery?as_of=2031-01-01").json()
+        quiz = next(p for p in late["explanation"]["components"] if p["component"] == "quiz")
+        assert quiz["next_step_gain"] == pytest.approx(0.3 * 0.5)  # the old score weighs ~0

@@ -132,3 +132,9 @@ async def test_sqlite_rows_follow_the_key_pattern(tmp_path: Path) -> None:
 async def test_unknown_or_incomplete_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidConfig, match="store URL"):
         await open_store(url)
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite:///x.db?mode=memory"])
+async def test_in_memory_sqlite_is_refused(url: str) -> None:
+    with pytest.raises(InvalidConfig):
+        await open_store(url)

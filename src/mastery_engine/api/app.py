@@ -10,7 +10,7 @@ from mastery_engine import __version__
 from mastery_engine.api import errors
 from mastery_engine.api.routes import events, health, students
 from mastery_engine.demo import demo_events
-from mastery_engine.service import MasteryService, wall_clock_us
+from mastery_engine.service import MasteryService, Status, wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.wiring import open_service
 
@@ -30,10 +30,8 @@ async def load_demo(service: MasteryService, tenant: str) -> None:
         return
     items = demo_events(service.clock(), service.curriculum)
     report = await service.ingest(tenant, items)
-    log.info(
-        "demo: loaded %d events for %d students", len(items), len(await service.students(tenant))
-    )
-    assert report.results
+    students = len(await service.students(tenant))
+    log.info("demo: loaded %d events for %d students", report.count(Status.ACCEPTED), students)
 
 
 def create_app(

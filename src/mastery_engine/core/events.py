@@ -1,6 +1,5 @@
 """The canonical learning event and its validation, shared by every ingestion channel."""
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,6 +10,7 @@ from mastery_engine.core.instants import US_PER_SECOND, format_us, parse_rfc3339
 
 MAX_ID_LENGTH = 256
 DEFAULT_MAX_FUTURE_US = 300 * US_PER_SECOND
+MAX_DURATION_S = 366 * 86_400
 
 
 class EventType(StrEnum):
@@ -24,6 +24,7 @@ class EventType(StrEnum):
 
 
 ALLOWED_TYPES = ", ".join(t.value for t in EventType)
+_TYPES = {t.value: t for t in EventType}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,77 +59,93 @@ class Event:
         }
 
 
-def _text(obj: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> str | None:
+def _show(value: object) -> str:
+    """A short, always printable rendering of a rejected value."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+        return "a very large integer"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _text(
+    obj: Mapping[str, Any], key: str, path: str, *, required: bool = True, in_url: bool = False
+) -> str | None:
     value = obj.get(key)
     if value is None:
         if required:
             raise InvalidEvent(f"{path} is required (a non-empty string)", field=path)
         return None
     if not isinstance(value, str) or not value.strip():
-        raise InvalidEvent(f"{path} must be a non-empty string, got {value!r}", field=path)
+        raise InvalidEvent(f"{path} must be a non-empty string, got {_show(value)}", field=path)
     if len(value) > MAX_ID_LENGTH:
         raise InvalidEvent(f"{path} is longer than {MAX_ID_LENGTH} characters", field=path)
+    if not value.isprintable() or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise InvalidEvent(
+            f"{path} must be printable Unicode text (no control characters or lone surrogates)",
+            field=path,
+        )
+    if in_url and "/" in value:
+        raise InvalidEvent(f"{path} must not contain '/' (it is part of URLs)", field=path)
     return value
 
 
-def _unit_score(obj: Mapping[str, Any], key: str, path: str) -> float:
+def _number(obj: Mapping[str, Any], key: str, path: str, low: float, high: float) -> float:
     value = obj.get(key)
+    allowed = f"a number in [{low:g}, {high:g}]"
     if value is None:
-        raise InvalidEvent(f"{path} is required (a number in [0, 1])", field=path)
+        raise InvalidEvent(f"{path} is required ({allowed})", field=path)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidEvent(f"{path} must be a number in [0, 1], got {value!r}", field=path)
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise InvalidEvent(f"{path} must be in [0, 1], got {value!r}", field=path)
+        raise InvalidEvent(f"{path} must be {allowed}, got {_show(value)}", field=path)
+    # Compare before converting: a huge JSON integer would overflow float().
+    if not (low <= value <= high):  # also False for NaN
+        raise InvalidEvent(f"{path} must be in [{low:g}, {high:g}], got {_show(value)}", field=path)
     return float(value)
 
 
-def _check_completed(data: Mapping[str, Any]) -> None:
-    _text(data, "exercise_id", "data.exercise_id")
+Data = dict[str, Any]
 
 
-def _check_attempted(data: Mapping[str, Any]) -> None:
-    _text(data, "exercise_id", "data.exercise_id")
+def _completed(data: Mapping[str, Any]) -> Data:
+    return {"exercise_id": _text(data, "exercise_id", "data.exercise_id")}
+
+
+def _attempted(data: Mapping[str, Any]) -> Data:
+    exercise = _text(data, "exercise_id", "data.exercise_id")
     passed = data.get("passed")
     if not isinstance(passed, bool):
         raise InvalidEvent(
-            f"data.passed is required and must be true or false, got {passed!r}",
+            f"data.passed is required and must be true or false, got {_show(passed)}",
             field="data.passed",
         )
-    _text(data, "error_type", "data.error_type", required=False)
+    error_type = _text(data, "error_type", "data.error_type", required=False)
+    out: Data = {"exercise_id": exercise, "passed": passed}
+    return out if error_type is None else {**out, "error_type": error_type}
 
 
-def _check_quiz(data: Mapping[str, Any]) -> None:
-    _text(data, "quiz_id", "data.quiz_id")
-    _unit_score(data, "score", "data.score")
+def _quiz(data: Mapping[str, Any]) -> Data:
+    quiz = _text(data, "quiz_id", "data.quiz_id")
+    return {"quiz_id": quiz, "score": _number(data, "score", "data.score", 0.0, 1.0)}
 
 
-def _check_review(data: Mapping[str, Any]) -> None:
-    _text(data, "submission_id", "data.submission_id")
-    _unit_score(data, "quality", "data.quality")
+def _review(data: Mapping[str, Any]) -> Data:
+    submission = _text(data, "submission_id", "data.submission_id")
+    return {"submission_id": submission, "quality": _number(data, "quality", "data.quality", 0, 1)}
 
 
-def _check_activity(data: Mapping[str, Any]) -> None:
-    _text(data, "kind", "data.kind")
-    duration = data.get("duration_s")
-    if duration is None:
-        return
-    if isinstance(duration, bool) or not isinstance(duration, int | float):
-        raise InvalidEvent(
-            f"data.duration_s must be a number of seconds >= 0, got {duration!r}",
-            field="data.duration_s",
-        )
-    if not math.isfinite(duration) or duration < 0:
-        raise InvalidEvent(
-            f"data.duration_s must be >= 0, got {duration!r}", field="data.duration_s"
-        )
+def _activity(data: Mapping[str, Any]) -> Data:
+    out: Data = {"kind": _text(data, "kind", "data.kind")}
+    if data.get("duration_s") is not None:
+        out["duration_s"] = _number(data, "duration_s", "data.duration_s", 0, MAX_DURATION_S)
+    return out
 
 
-_DATA_CHECKS: dict[EventType, Callable[[Mapping[str, Any]], None]] = {
-    EventType.EXERCISE_COMPLETED: _check_completed,
-    EventType.EXERCISE_ATTEMPTED: _check_attempted,
-    EventType.QUIZ_GRADED: _check_quiz,
-    EventType.CODE_REVIEWED: _check_review,
-    EventType.ACTIVITY: _check_activity,
+# Each reads the contract's fields of its type; other keys in `data` are not kept.
+_DATA: dict[EventType, Callable[[Mapping[str, Any]], Data]] = {
+    EventType.EXERCISE_COMPLETED: _completed,
+    EventType.EXERCISE_ATTEMPTED: _attempted,
+    EventType.QUIZ_GRADED: _quiz,
+    EventType.CODE_REVIEWED: _review,
+    EventType.ACTIVITY: _activity,
 }
 
 
@@ -136,12 +153,9 @@ def _event_type(raw: Mapping[str, Any]) -> EventType:
     value = raw.get("type")
     if value is None:
         raise InvalidEvent(f"type is required, one of: {ALLOWED_TYPES}", field="type")
-    try:
-        return EventType(value)
-    except ValueError:
-        raise InvalidEvent(
-            f"type {value!r} is unknown; allowed: {ALLOWED_TYPES}", field="type"
-        ) from None
+    if isinstance(value, str) and value in _TYPES:
+        return _TYPES[value]
+    raise InvalidEvent(f"type {_show(value)} is unknown; allowed: {ALLOWED_TYPES}", field="type")
 
 
 def _occurred_at(raw: Mapping[str, Any], now_us: int, max_future_us: int) -> int:
@@ -150,7 +164,7 @@ def _occurred_at(raw: Mapping[str, Any], now_us: int, max_future_us: int) -> int
         raise InvalidEvent("occurred_at is required (RFC 3339 with offset)", field="occurred_at")
     if not isinstance(value, str):
         raise InvalidEvent(
-            f"occurred_at must be an RFC 3339 string, got {value!r}", field="occurred_at"
+            f"occurred_at must be an RFC 3339 string, got {_show(value)}", field="occurred_at"
         )
     try:
         us = parse_rfc3339(value, "occurred_at")
@@ -171,19 +185,28 @@ def parse_event(raw: object, now_us: int, max_future_us: int = DEFAULT_MAX_FUTUR
         raise InvalidEvent(f"an event must be a JSON object, got {type(raw).__name__}")
     event_id = _text(raw, "id", "id")
     event_type = _event_type(raw)
-    student_id = _text(raw, "student_id", "student_id")
-    skill_id = _text(raw, "skill_id", "skill_id", required=event_type is not EventType.ACTIVITY)
+    student_id = _text(raw, "student_id", "student_id", in_url=True)
+    skill_id = _text(
+        raw, "skill_id", "skill_id", required=event_type is not EventType.ACTIVITY, in_url=True
+    )
     occurred_at = _occurred_at(raw, now_us, max_future_us)
     data = raw.get("data")
     if not isinstance(data, Mapping):
         raise InvalidEvent(
             f"data is required and must be a JSON object for {event_type.value}", field="data"
         )
-    _DATA_CHECKS[event_type](data)
+    canonical = _DATA[event_type](data)
     assert event_id is not None and student_id is not None
-    return Event(event_id, event_type, student_id, skill_id, occurred_at, dict(data))
+    return Event(event_id, event_type, student_id, skill_id, occurred_at, canonical)
 
 
-def restore_event(raw: Mapping[str, Any]) -> Event:
-    """Rebuild an event a store kept (already validated when it was ingested)."""
-    return parse_event(raw, now_us=2**62)
+def restore_event(raw: Mapping[str, Any], occurred_at: int) -> Event:
+    """Rebuild an event a store kept; it was validated when it was ingested."""
+    return Event(
+        raw["id"],
+        _TYPES[raw["type"]],
+        raw["student_id"],
+        raw.get("skill_id"),
+        occurred_at,
+        raw["data"],
+    )

@@ -106,10 +106,12 @@ class RecencyMean:
 
     def adding(self, at_us: int, score: float, config: FormulaConfig) -> float:
         """The mean if one more observation `score` arrived at `at_us`."""
-        ref = self.ref_day if self.n > 0 else day_of(at_us)
-        offset = day_of(at_us) - ref + day_offset(at_us)
-        weight = math.pow(2.0, offset / config.half_life_days)
-        return (self.num + weight * score) / (self.den + weight)
+        day = day_of(at_us)
+        ref = max(self.ref_day, day) if self.n > 0 else day
+        # Rescale to the newer reference so no weight can overflow; old ones may underflow to 0.
+        scale = math.pow(2.0, (self.ref_day - ref) / config.half_life_days)
+        weight = math.pow(2.0, (day - ref + day_offset(at_us)) / config.half_life_days)
+        return (self.num * scale + weight * score) / (self.den * scale + weight)
 
 
 def recency_mean(

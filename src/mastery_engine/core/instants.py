@@ -11,6 +11,9 @@ from mastery_engine.core.errors import InvalidRequest
 US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Instants the service reasons about; keeps every date computation far from datetime's limits.
+MIN_US = 0
+MAX_US = (date(9000, 1, 1) - date(1970, 1, 1)).days * US_PER_DAY - 1
 
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _RFC3339 = re.compile(
@@ -77,10 +80,19 @@ def parse_rfc3339(text: str, field: str) -> int:
         frac = digits.group(0)
         text = f"{head}.{frac[:6].ljust(6, '0')}{tail[len(frac) :]}"
     try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError as exc:
+        us = to_us(datetime.fromisoformat(text.replace("z", "Z")))
+    except (ValueError, OverflowError) as exc:
         raise InvalidRequest(f"{field} is not a valid date-time: {exc}", field=field) from exc
-    return to_us(moment)
+    return _bounded(us, text, field)
+
+
+def _bounded(us: int, text: str, field: str) -> int:
+    if not MIN_US <= us <= MAX_US:
+        raise InvalidRequest(
+            f"{field} must lie between {format_us(MIN_US)} and {format_us(MAX_US)}, got {text!r}",
+            field=field,
+        )
+    return us
 
 
 def parse_date(text: str, field: str) -> int:
@@ -88,9 +100,11 @@ def parse_date(text: str, field: str) -> int:
     if not _DATE_ONLY.match(text):
         raise InvalidRequest(f"{field} must be a date YYYY-MM-DD, got {text!r}", field=field)
     try:
-        return date_to_day(date.fromisoformat(text))
+        day = date_to_day(date.fromisoformat(text))
     except ValueError as exc:
         raise InvalidRequest(f"{field} is not a valid date: {exc}", field=field) from exc
+    _bounded(day * US_PER_DAY, text, field)
+    return day
 
 
 def parse_as_of(text: str, field: str = "as_of") -> int:

@@ -120,8 +120,10 @@ class SQLiteStore:
         path = path_of(url)
         if not path:
             raise InvalidConfig(f"store URL {url!r} names no file; use sqlite:///path/to.db")
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path == ":memory:" or "mode=memory" in url:
+            # Each thread would get its own empty database: writes could never be read.
+            raise InvalidConfig(f"store URL {url!r} is in-memory SQLite; use memory:// instead")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         store = cls(path, busy_timeout_of(url))
         await store._run(store._writer, lambda db: db.executescript(SCHEMA))
         return store
@@ -298,9 +300,9 @@ def _read(
             "SELECT skill_id, first_at FROM skills WHERE tenant = ? AND student_id = ?", key
         ).fetchall()
         tail = db.execute(
-            "SELECT body FROM events WHERE tenant = ? AND student_id = ? AND occurred_at > ?"
-            f" AND occurred_at <= ? AND type IN {SCORE_TYPES!r}",
-            (*key, as_of, end_of_day(day_of(as_of))),
+            "SELECT body, occurred_at FROM events WHERE tenant = ? AND student_id = ?"
+            " AND occurred_at > ? AND occurred_at <= ? AND type IN (?, ?)",
+            (*key, as_of, end_of_day(day_of(as_of)), *SCORE_TYPES),
         ).fetchall()
     return _aggregates(activity, score_rows, done, skills, tail)
 
@@ -321,5 +323,5 @@ def _aggregates(
         completions,
         {date_to_day(date.fromisoformat(d)): at for d, at in activity},
         dict(skills),
-        tuple(restore_event(json.loads(body)) for (body,) in tail),
+        tuple(restore_event(json.loads(body), at) for body, at in tail),
     )

@@ -59,6 +59,10 @@ def decode(body: bytes) -> Any:
         raise MalformedBody(
             f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise MalformedBody("request body nests JSON arrays or objects too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal with thousands of digits
+        raise MalformedBody(f"request body holds a value JSON cannot decode here: {exc}") from None
 
 
 @router.post(
