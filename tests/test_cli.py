@@ -35,7 +35,7 @@ def test_replay_then_show(tmp_path: Path, env: dict[str, str]) -> None:
     assert replayed.exit_code == 1  # some lines were rejected
     assert "2 accepted, 1 duplicate, 2 rejected" in replayed.output
     assert "data.score must be in [0, 1]" in replayed.output
-    assert "line 6 is not JSON" in replayed.output
+    assert "line 6 is not valid JSON" in replayed.output
 
     shown = runner.invoke(
         app, ["show", "s-1", "--as-of", "2026-03-01"], env=env, terminal_width=200

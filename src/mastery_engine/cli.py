@@ -1,11 +1,11 @@
 """The `mastery-engine` command: serve, replay, show."""
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 import uvicorn
 from rich.console import Console
@@ -62,11 +62,9 @@ def _lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line), None
-            except json.JSONDecodeError as exc:
-                yield number, None, f"line {number} is not JSON: {exc.msg}"
-            except (RecursionError, ValueError) as exc:
-                yield number, None, f"line {number} cannot be decoded: {type(exc).__name__}"
+                yield number, orjson.loads(line), None
+            except orjson.JSONDecodeError as exc:
+                yield number, None, f"line {number} is not valid JSON: {exc}"
 
 
 async def _replay(service: MasteryService, tenant: str, path: Path, batch: int) -> dict[str, int]:

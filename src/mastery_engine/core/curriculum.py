@@ -1,7 +1,7 @@
 """Curricula: skills, their exercise counts and prerequisites."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mastery_engine.core.errors import InvalidConfig
@@ -23,10 +23,14 @@ class Curriculum:
     """An ordered, validated set of skills (prerequisites always listed before)."""
 
     skills: tuple[Skill, ...]
+    _by_id: dict[str, Skill] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {s.id: s for s in self.skills})
 
     def get(self, skill_id: str) -> Skill | None:
         """The skill with this id, if the curriculum has it."""
-        return next((s for s in self.skills if s.id == skill_id), None)
+        return self._by_id.get(skill_id)
 
     def exercise_count(self, skill_id: str) -> int:
         """Exercises of a skill; a skill the curriculum does not know counts 10."""

@@ -4,6 +4,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import mul
 
 from mastery_engine.core.aggregates import (
     MOMENTS,
@@ -35,7 +36,10 @@ LEVEL_CEILINGS = ((40.0, Level.BEGINNER), (70.0, Level.LEARNING), (90.0, Level.P
 def level_of(mastery: float) -> Level:
     """The level of a mastery value: p <= 40 Beginner, <= 70 Learning, <= 90 Proficient."""
     p = round(100.0 * mastery, 6)
-    return next((level for ceiling, level in LEVEL_CEILINGS if p <= ceiling), Level.MASTERED)
+    for ceiling, level in LEVEL_CEILINGS:
+        if p <= ceiling:
+            return level
+    return Level.MASTERED
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ class FormulaConfig:
     weights: Weights = field(default_factory=Weights)
     half_life_days: float = 30.0
     window_days: int = 14
+    series: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.half_life_days) or self.half_life_days < MIN_HALF_LIFE_DAYS:
@@ -83,11 +88,10 @@ class FormulaConfig:
                 f"window_days must be between 1 and 366, got {self.window_days!r}",
                 field="window_days",
             )
-
-    def series(self) -> tuple[float, ...]:
-        """Coefficients (a**k / k!) turning moments into recency weights within a day."""
+        # Coefficients (a**k / k!) turning moments into recency weights within a day.
         a = math.log(2.0) / self.half_life_days
-        return tuple(a**k / math.factorial(k) for k in range(MOMENTS))
+        series = tuple(a**k / math.factorial(k) for k in range(MOMENTS))
+        object.__setattr__(self, "series", series)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,20 +123,25 @@ def recency_mean(
 ) -> RecencyMean:
     """Fold day buckets up to `as_of`, taking `tail` (later the same day) out again."""
     last_day = day_of(as_of)
-    kept = {d: m for d, m in days.items() if d <= last_day}
-    if tail is not None and last_day in kept:
-        kept[last_day] = kept[last_day] - tail
-    kept = {d: m for d, m in kept.items() if m.n > 0}
+    kept = []
+    for day, moments in days.items():
+        if day > last_day:
+            continue
+        if tail is not None and day == last_day:
+            moments = moments - tail  # noqa: PLW2901 - the as_of day loses its later events
+        if moments.n > 0:
+            kept.append((day, moments))
     if not kept:
         return RecencyMean(0, 0.0, 0.0, last_day)
-    ref = max(kept)
-    series = config.series()
-    num = den = 0.0
-    for day, moments in kept.items():
-        factor = math.pow(2.0, (day - ref) / config.half_life_days)
-        den += factor * sum(c * w for c, w in zip(series, moments.w, strict=True))
-        num += factor * sum(c * s for c, s in zip(series, moments.s, strict=True))
-    return RecencyMean(sum(m.n for m in kept.values()), num, den, ref)
+    ref = max(day for day, _ in kept)
+    series, half_life = config.series, config.half_life_days
+    n, num, den = 0, 0.0, 0.0
+    for day, moments in kept:
+        factor = 1.0 if day == ref else math.pow(2.0, (day - ref) / half_life)
+        n += moments.n
+        den += factor * sum(map(mul, series, moments.w))
+        num += factor * sum(map(mul, series, moments.s))
+    return RecencyMean(n, num, den, ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,21 +185,77 @@ class SkillMastery:
 
 def combine(components: Components, weights: Weights) -> float:
     """The weighted sum, clamped to [0, 1] against floating-point noise."""
-    total = sum(weights.of(c) * components.of(c) for c in Component)
+    total = (
+        weights.completion * components.completion
+        + weights.quiz * components.quiz
+        + weights.quality * components.quality
+        + weights.consistency * components.consistency
+    )
     return min(1.0, max(0.0, total))
 
 
-def _tails(aggregates: StudentAggregates, as_of: int) -> dict[tuple[str, Component], Moments]:
-    tails: dict[tuple[str, Component], Moments] = {}
-    for event in aggregates.tail:
-        component = SCORE_COMPONENTS.get(event.type)
-        if component is None or event.skill_id is None or event.score is None:
-            continue
-        if event.occurred_at <= as_of or day_of(event.occurred_at) != day_of(as_of):
-            continue
-        key = (event.skill_id, component)
-        tails[key] = tails.get(key, Moments()) + Moments.of(event.occurred_at, event.score)
-    return tails
+@dataclass(frozen=True, slots=True)
+class _Student:
+    """What every skill of one student shares at one instant."""
+
+    tails: dict[tuple[str, Component], Moments]
+    active_days: int
+    active_today: bool
+
+    @classmethod
+    def at(cls, aggregates: StudentAggregates, as_of: int, window_days: int) -> "_Student":
+        today = day_of(as_of)
+        tails: dict[tuple[str, Component], Moments] = {}
+        for event in aggregates.tail:
+            component = SCORE_COMPONENTS.get(event.type)
+            if component is None or event.skill_id is None or event.score is None:
+                continue
+            if as_of < event.occurred_at and day_of(event.occurred_at) == today:
+                key = (event.skill_id, component)
+                tails[key] = tails.get(key, Moments()) + Moments.of(event.occurred_at, event.score)
+        active = aggregates.active
+        window = range(today - window_days + 1, today + 1)
+        active_days = sum(1 for d in window if active.get(d, as_of + 1) <= as_of)
+        return cls(tails, active_days, active.get(today, as_of + 1) <= as_of)
+
+
+def _evaluate(
+    aggregates: StudentAggregates,
+    student: _Student,
+    skill_id: str,
+    as_of: int,
+    rules: tuple[Curriculum, FormulaConfig],
+) -> SkillMastery:
+    curriculum, config = rules
+    exercises = curriculum.exercise_count(skill_id)
+    done = aggregates.completions.get(skill_id, {})
+    completed = sum(1 for first_at in done.values() if first_at <= as_of)
+    quiz, quality = (
+        recency_mean(
+            aggregates.scores.get((skill_id, c), {}),
+            as_of,
+            config,
+            student.tails.get((skill_id, c)),
+        )
+        for c in (Component.QUIZ, Component.QUALITY)
+    )
+    components = Components(
+        completion=min(1.0, completed / exercises),
+        quiz=quiz.value,
+        quality=quality.value,
+        consistency=student.active_days / config.window_days,
+    )
+    mastery = combine(components, config.weights)
+    evidence = Evidence(
+        completed,
+        exercises,
+        quiz,
+        quality,
+        student.active_days,
+        config.window_days,
+        student.active_today,
+    )
+    return SkillMastery(skill_id, as_of, mastery, level_of(mastery), components, evidence)
 
 
 def evaluate(
@@ -201,31 +266,8 @@ def evaluate(
     config: FormulaConfig,
 ) -> SkillMastery:
     """Mastery of one skill using only events with occurred_at <= as_of."""
-    exercises = curriculum.exercise_count(skill_id)
-    done = aggregates.completions.get(skill_id, {})
-    completed = sum(1 for first_at in done.values() if first_at <= as_of)
-    tails = _tails(aggregates, as_of)
-    quiz, quality = (
-        recency_mean(
-            aggregates.scores.get((skill_id, c), {}), as_of, config, tails.get((skill_id, c))
-        )
-        for c in (Component.QUIZ, Component.QUALITY)
-    )
-    today = day_of(as_of)
-    window = range(today - config.window_days + 1, today + 1)
-    active_days = sum(1 for d in window if aggregates.active.get(d, as_of + 1) <= as_of)
-    components = Components(
-        completion=min(1.0, completed / exercises),
-        quiz=quiz.value,
-        quality=quality.value,
-        consistency=active_days / config.window_days,
-    )
-    mastery = combine(components, config.weights)
-    active_today = aggregates.active.get(today, as_of + 1) <= as_of
-    evidence = Evidence(
-        completed, exercises, quiz, quality, active_days, config.window_days, active_today
-    )
-    return SkillMastery(skill_id, as_of, mastery, level_of(mastery), components, evidence)
+    student = _Student.at(aggregates, as_of, config.window_days)
+    return _evaluate(aggregates, student, skill_id, as_of, (curriculum, config))
 
 
 def evaluate_student(
@@ -233,7 +275,9 @@ def evaluate_student(
 ) -> list[SkillMastery]:
     """Every curriculum skill, then any other skill the student has events for."""
     extra = sorted(aggregates.skill_ids(as_of) - set(curriculum.skill_ids))
+    student = _Student.at(aggregates, as_of, config.window_days)
+    rules = (curriculum, config)
     return [
-        evaluate(aggregates, skill, as_of, curriculum, config)
+        _evaluate(aggregates, student, skill, as_of, rules)
         for skill in (*curriculum.skill_ids, *extra)
     ]

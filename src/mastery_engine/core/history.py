@@ -25,7 +25,7 @@ def _means(
     days: Mapping[int, Moments], first: int, last: int, cfg: FormulaConfig
 ) -> Iterator[float]:
     """The recency-weighted mean at the end of each day from `first` to `last`."""
-    series = cfg.series()
+    series = cfg.series
     buckets = sorted((d, m) for d, m in days.items() if m.n > 0 and d <= last)
     num = den = 0.0
     ref: int | None = None

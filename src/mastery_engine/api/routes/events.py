@@ -1,12 +1,12 @@
 """POST /v1/events: one event or a batch, with per-event results."""
 
-import json
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from mastery_engine.api.deps import Service, Tenant, get_settings
+from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import EventIn, IngestResponse, ingest_body
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, MalformedBody, PayloadTooLarge
 
@@ -52,17 +52,9 @@ def decode(body: bytes) -> Any:
     if not body.strip():
         raise MalformedBody("request body is empty; send an event object or an array of events")
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise MalformedBody("request body is not UTF-8 encoded JSON") from None
-    except json.JSONDecodeError as exc:
-        raise MalformedBody(
-            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise MalformedBody("request body nests JSON arrays or objects too deeply") from None
-    except ValueError as exc:  # e.g. an integer literal with thousands of digits
-        raise MalformedBody(f"request body holds a value JSON cannot decode here: {exc}") from None
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"request body is not valid JSON: {exc}") from None
 
 
 @router.post(
@@ -76,7 +68,7 @@ def decode(body: bytes) -> Any:
         422: {"description": "A lone event breaks the contract"},
     },
 )
-async def post_events(request: Request, service: Service, tenant: Tenant) -> JSONResponse:
+async def post_events(request: Request, service: Service, tenant: Tenant) -> FastJSON:
     """Validate and apply events; duplicates (same id in this tenant) change nothing."""
     payload = decode(await read_limited(request, get_settings(request).max_body_bytes))
     if isinstance(payload, dict):
@@ -84,9 +76,9 @@ async def post_events(request: Request, service: Service, tenant: Tenant) -> JSO
         only = report.results[0]
         if only.error is not None:
             raise InvalidEvent(only.error, field=only.field)
-        return JSONResponse(ingest_body(report))
+        return FastJSON(ingest_body(report))
     if isinstance(payload, list):
-        return JSONResponse(ingest_body(await service.ingest(tenant, payload)))
+        return FastJSON(ingest_body(await service.ingest(tenant, payload)))
     raise InvalidRequest(
         f"body must be an event object or an array of up to {service.max_batch} event objects,"
         f" got a JSON {type(payload).__name__}"

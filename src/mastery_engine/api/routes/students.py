@@ -1,10 +1,11 @@
 """Mastery queries: all skills, one skill with its explanation, a daily history."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from mastery_engine.api.deps import Service, Tenant
+from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import (
     HistoryOut,
     SkillDetailOut,
@@ -29,18 +30,18 @@ DEFAULT_HISTORY_DAYS = 30
 
 
 @router.get("", summary="Students of the tenant")
-async def list_students(service: Service, tenant: Tenant) -> dict[str, list[str]]:
+async def list_students(service: Service, tenant: Tenant) -> FastJSON:
     """Ids of every student with events in the caller's tenant."""
-    return {"students": await service.students(tenant)}
+    return FastJSON({"students": await service.students(tenant)})
 
 
 @router.get("/{student_id}/mastery", response_model=StudentMasteryOut, summary="All skills")
 async def student_mastery(
     student_id: str, service: Service, tenant: Tenant, as_of: AsOf = None
-) -> dict[str, Any]:
+) -> FastJSON:
     """Every curriculum skill, plus any other skill the student has events for."""
     at = parse_as_of(as_of) if as_of is not None else None
-    return student_body(await service.mastery(tenant, student_id, at))
+    return FastJSON(student_body(await service.mastery(tenant, student_id, at)))
 
 
 @router.get(
@@ -50,16 +51,18 @@ async def student_mastery(
 )
 async def skill_mastery(
     student_id: str, skill_id: str, service: Service, tenant: Tenant, as_of: AsOf = None
-) -> dict[str, Any]:
+) -> FastJSON:
     """Mastery of one skill, its components, weights, contributions and best next step."""
     at = parse_as_of(as_of) if as_of is not None else None
     mastery, explanation = await service.skill_mastery(tenant, student_id, skill_id, at)
-    return {
-        "student_id": student_id,
-        "as_of": format_us(mastery.as_of),
-        **skill_body(mastery),
-        "explanation": explanation_body(explanation),
-    }
+    return FastJSON(
+        {
+            "student_id": student_id,
+            "as_of": format_us(mastery.as_of),
+            **skill_body(mastery),
+            "explanation": explanation_body(explanation),
+        }
+    )
 
 
 @router.get(
@@ -76,9 +79,9 @@ async def skill_history(
         str | None, Query(alias="from", description="First UTC date; default to - 29 days")
     ] = None,
     to: Annotated[str | None, Query(description="Last UTC date; default today")] = None,
-) -> dict[str, Any]:
+) -> FastJSON:
     """One point per UTC day from `from` to `to` inclusive, each at the end of its day."""
     last = parse_date(to, "to") if to is not None else service.today()
     first = parse_date(from_, "from") if from_ is not None else last - DEFAULT_HISTORY_DAYS + 1
     points = await service.history(tenant, student_id, skill_id, range(first, last + 1))
-    return history_body(student_id, skill_id, points)
+    return FastJSON(history_body(student_id, skill_id, points))

@@ -1,0 +1,14 @@
+"""JSON responses rendered with orjson, returned directly (no second validation pass)."""
+
+from typing import Any
+
+import orjson
+from starlette.responses import JSONResponse
+
+
+class FastJSON(JSONResponse):
+    """A JSON response body rendered by orjson."""
+
+    def render(self, content: Any) -> bytes:
+        """Serialise; floats keep their shortest round-trip form."""
+        return orjson.dumps(content)
