@@ -9,7 +9,6 @@ contributions are summed in memory and upserted additively.
 import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -65,16 +64,19 @@ def busy_timeout_of(url: str) -> float:
 
 
 class SQLiteStore:
-    """Aggregates in one SQLite file; every call runs in a dedicated thread."""
+    """Aggregates in one SQLite file.
 
-    def __init__(self, path: str, busy_timeout: float = 10.0, readers: int = 2) -> None:
+    Writes run in one dedicated thread (a commit waits for fsync). Reads run inline on the
+    event loop: a WAL reader never waits for the writer, and a read takes well under a
+    millisecond, less than handing it to a thread would cost.
+    """
+
+    def __init__(self, path: str, busy_timeout: float = 10.0) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
-        self._local = threading.local()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._writer_db: sqlite3.Connection | None = None
+        self._reader_db = self._connect()
 
     @classmethod
     async def open(cls, url: str) -> "SQLiteStore":
@@ -83,53 +85,57 @@ class SQLiteStore:
         if not path:
             raise InvalidConfig(f"store URL {url!r} names no file; use sqlite:///path/to.db")
         if path == ":memory:" or "mode=memory" in url:
-            # Each thread would get its own empty database: writes could never be read.
+            # Each connection would get its own empty database: writes could never be read.
             raise InvalidConfig(f"store URL {url!r} is in-memory SQLite; use memory:// instead")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        store = cls(path, busy_timeout_of(url))
-        await store._run(store._writer, lambda db: db.executescript(SCHEMA))
+        timeout = busy_timeout_of(url)
+        try:
+            store = cls(path, timeout)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {path}: {exc}") from exc
+        await store._write(lambda db: db.executescript(SCHEMA))
         return store
 
-    def _connection(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            # Closed from the event loop thread after the pools stop; used only by its own thread.
-            db = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            db.execute("PRAGMA journal_mode = WAL")
-            # FULL: a 200 means the batch is on disk, even if the machine loses power.
-            db.execute("PRAGMA synchronous = FULL")
-            self._local.db = db
-            with self._lock:
-                self._connections.append(db)
+    def _connect(self) -> sqlite3.Connection:
+        # check_same_thread=False: the writer's connection is closed by the loop thread.
+        db = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        db.execute("PRAGMA journal_mode = WAL")
+        # FULL: a 200 means the batch is on disk, even if the machine loses power.
+        db.execute("PRAGMA synchronous = FULL")
         return db
 
-    async def _run(self, pool: ThreadPoolExecutor, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
-            try:
-                return work(self._connection())
-            except sqlite3.Error as exc:
-                raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+            if self._writer_db is None:
+                self._writer_db = self._connect()
+            return work(self._writer_db)
 
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return work(self._reader_db)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
         """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped."""
-        return await self._run(self._writer, lambda db: _apply(db, tenant, events, ingested_at))
+        return await self._write(lambda db: _apply(db, tenant, events, ingested_at))
 
     async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
         """A student's aggregates up to `as_of`'s day, read in one snapshot."""
-        return await self._run(self._readers, lambda db: _read(db, tenant, student_id, as_of))
+        return self._read(lambda db: _read_student(db, tenant, student_id, as_of))
 
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
         # Every event marks a day active, so `activity` lists every student.
         sql = "SELECT DISTINCT student_id FROM activity WHERE tenant = ? ORDER BY 1"
-        rows = await self._run(self._readers, lambda db: db.execute(sql, (tenant,)).fetchall())
+        rows = self._read(lambda db: db.execute(sql, (tenant,)).fetchall())
         return [r[0] for r in rows]
 
     async def delete_student(self, tenant: str, student_id: str) -> int:
@@ -143,20 +149,18 @@ class SQLiteStore:
                     for t in STUDENT_TABLES
                 )
 
-        return await self._run(self._writer, work)
+        return await self._write(work)
 
     async def ping(self) -> None:
-        """Run a trivial query on a reader connection."""
-        await self._run(self._readers, lambda db: db.execute("SELECT 1").fetchone())
+        """Run a trivial query on the reader connection."""
+        self._read(lambda db: db.execute("SELECT count(*) FROM sqlite_master").fetchone())
 
     async def close(self) -> None:
-        """Close every connection and stop the threads."""
+        """Finish pending writes, then close both connections."""
         self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
-        with self._lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
+        if self._writer_db is not None:
+            self._writer_db.close()
+        self._reader_db.close()
 
 
 @contextmanager
@@ -237,7 +241,7 @@ def _upsert(db: sqlite3.Connection, tenant: str, events: Sequence[Event]) -> Non
     db.executemany(UPSERT_SKILLS, skills)
 
 
-def _read(
+def _read_student(
     db: sqlite3.Connection, tenant: str, student: str, as_of: int
 ) -> StudentAggregates | None:
     key = (tenant, student)
