@@ -165,3 +165,35 @@ def test_service_matches_a_naive_reference_at_any_instant(
         for skill in result.skills if result else ():
             expected = reference(items, student, skill.skill_id, as_of)
             assert abs(skill.mastery - expected) < 1e-9, (student, skill.skill_id)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    days=st.dictionaries(
+        st.integers(0, 4000),
+        st.lists(st.tuples(st.integers(0, 86_399), st.floats(0, 1)), min_size=1, max_size=3),
+        max_size=12,
+    ),
+    half_life=st.sampled_from([1.0, 3.5, 30.0]),
+    as_of_day=st.integers(-1, 4001),
+    as_of_second=st.integers(0, 86_399),
+)
+def test_compiled_series_equals_direct_fold(
+    days: dict[int, list[tuple[int, float]]], half_life: float, as_of_day: int, as_of_second: int
+) -> None:
+    from mastery_engine.core.aggregates import Moments
+    from mastery_engine.core.recency import ScoreSeries, recency_mean
+
+    config = FormulaConfig(half_life_days=half_life)
+    buckets, tail = {}, None
+    as_of = as_of_day * 86_400 * US_PER_SECOND + as_of_second * US_PER_SECOND
+    for day, observations in days.items():
+        for second, score in observations:
+            at = day * 86_400 * US_PER_SECOND + second * US_PER_SECOND
+            buckets[day] = buckets.get(day, Moments()) + Moments.of(at, score)
+            if day == as_of_day and second > as_of_second:
+                tail = (tail or Moments()) + Moments.of(at, score)
+    direct = recency_mean(buckets, as_of, config.series, half_life, tail)
+    compiled = ScoreSeries.build(buckets, config.series, half_life).mean(as_of, tail)
+    assert compiled.n == direct.n
+    assert abs(compiled.value - direct.value) < 1e-9

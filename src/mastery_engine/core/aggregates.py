@@ -11,9 +11,9 @@ without recomputing anything, and the buckets stay plain sums that commute.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mastery_engine.core.events import Event, EventType
 from mastery_engine.core.instants import US_PER_DAY, day_of
@@ -140,11 +140,21 @@ class StudentAggregates:
     active: Mapping[int, int] = field(default_factory=dict)
     skills: Mapping[str, int] = field(default_factory=dict)
     tail: tuple[Event, ...] = ()
+    # Derived values the formula computes once per snapshot (shared by `with_tail` copies).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_empty(self) -> bool:
         """True when the student has no event at all in these aggregates."""
         return not self.active
+
+    def scores_on(self, day: int) -> bool:
+        """True when some quiz or review bucket falls on this UTC day."""
+        return any(day in days for days in self.scores.values())
+
+    def with_tail(self, tail: tuple[Event, ...]) -> "StudentAggregates":
+        """The same snapshot with the raw events that follow a mid-day `as_of`."""
+        return replace(self, tail=tail) if tail or self.tail else self
 
     def skill_ids(self, as_of: int) -> set[str]:
         """Skills with at least one event at or before `as_of`."""
@@ -172,20 +182,13 @@ class AggregateBuilder:
             done = self.completions.setdefault(item.completion.skill_id, {})
             _keep_min(done, item.completion.exercise_id, item.completion.first_at)
 
-    def freeze(
-        self, until_day: int | None = None, tail: tuple[Event, ...] = ()
-    ) -> StudentAggregates:
-        """A snapshot with score buckets up to `until_day` (all when None)."""
-        last = until_day if until_day is not None else max(self.active, default=0)
-        scores = {
-            key: {d: m for d, m in days.items() if d <= last} for key, days in self.scores.items()
-        }
+    def freeze(self) -> StudentAggregates:
+        """An immutable snapshot (copies, so later `add` calls do not show through)."""
         return StudentAggregates(
-            scores,
+            {key: dict(days) for key, days in self.scores.items()},
             {skill: dict(done) for skill, done in self.completions.items()},
             dict(self.active),
             dict(self.skills),
-            tail,
         )
 
 

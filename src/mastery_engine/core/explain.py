@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 from mastery_engine.core.aggregates import Component
-from mastery_engine.core.formula import FormulaConfig, RecencyMean, SkillMastery
+from mastery_engine.core.formula import FormulaConfig, SkillMastery
+from mastery_engine.core.recency import RecencyMean
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def _score_step(m: SkillMastery, c: Component, cfg: FormulaConfig) -> tuple[str,
     mean: RecencyMean = m.evidence.quiz if c is Component.QUIZ else m.evidence.quality
     current = m.components.of(c)
     noun = "quiz" if c is Component.QUIZ else "code review"
-    gain = cfg.weights.of(c) * (mean.adding(m.as_of, 1.0, cfg) - current)
+    gain = cfg.weights.of(c) * (mean.adding(m.as_of, 1.0, cfg.half_life_days) - current)
     if mean.n == 0:
         return f"get a first {noun} (none yet)", gain
     return f"score 1.0 on a {noun} now ({mean.n} so far, mean {current:.2f})", gain

@@ -1,10 +1,8 @@
 """The mastery formula of the product contract, its levels and its configuration."""
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from operator import mul
 
 from mastery_engine.core.aggregates import (
     MOMENTS,
@@ -12,11 +10,11 @@ from mastery_engine.core.aggregates import (
     Component,
     Moments,
     StudentAggregates,
-    day_offset,
 )
 from mastery_engine.core.curriculum import Curriculum
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.instants import day_of
+from mastery_engine.core.recency import RecencyMean, ScoreSeries
 
 MIN_HALF_LIFE_DAYS = 1.0
 
@@ -95,56 +93,6 @@ class FormulaConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class RecencyMean:
-    """A recency-weighted mean as numerator and denominator relative to `ref_day`."""
-
-    n: int
-    num: float
-    den: float
-    ref_day: int
-
-    @property
-    def value(self) -> float:
-        """The mean; 0 when there is no observation."""
-        return self.num / self.den if self.n > 0 and self.den > 0 else 0.0
-
-    def adding(self, at_us: int, score: float, config: FormulaConfig) -> float:
-        """The mean if one more observation `score` arrived at `at_us`."""
-        day = day_of(at_us)
-        ref = max(self.ref_day, day) if self.n > 0 else day
-        # Rescale to the newer reference so no weight can overflow; old ones may underflow to 0.
-        scale = math.pow(2.0, (self.ref_day - ref) / config.half_life_days)
-        weight = math.pow(2.0, (day - ref + day_offset(at_us)) / config.half_life_days)
-        return (self.num * scale + weight * score) / (self.den * scale + weight)
-
-
-def recency_mean(
-    days: Mapping[int, Moments], as_of: int, config: FormulaConfig, tail: Moments | None = None
-) -> RecencyMean:
-    """Fold day buckets up to `as_of`, taking `tail` (later the same day) out again."""
-    last_day = day_of(as_of)
-    kept = []
-    for day, moments in days.items():
-        if day > last_day:
-            continue
-        if tail is not None and day == last_day:
-            moments = moments - tail  # noqa: PLW2901 - the as_of day loses its later events
-        if moments.n > 0:
-            kept.append((day, moments))
-    if not kept:
-        return RecencyMean(0, 0.0, 0.0, last_day)
-    ref = max(day for day, _ in kept)
-    series, half_life = config.series, config.half_life_days
-    n, num, den = 0, 0.0, 0.0
-    for day, moments in kept:
-        factor = 1.0 if day == ref else math.pow(2.0, (day - ref) / half_life)
-        n += moments.n
-        den += factor * sum(map(mul, series, moments.w))
-        num += factor * sum(map(mul, series, moments.s))
-    return RecencyMean(n, num, den, ref)
-
-
-@dataclass(frozen=True, slots=True)
 class Components:
     """The four component values, each in [0, 1]."""
 
@@ -219,6 +167,19 @@ class _Student:
         return cls(tails, active_days, active.get(today, as_of + 1) <= as_of)
 
 
+def _series(
+    aggregates: StudentAggregates, skill_id: str, component: Component, config: FormulaConfig
+) -> ScoreSeries:
+    """The compiled score series of a snapshot, built once per half-life."""
+    key = (skill_id, component, config.half_life_days)
+    series: ScoreSeries | None = aggregates.memo.get(key)
+    if series is None:
+        days = aggregates.scores.get((skill_id, component), {})
+        series = ScoreSeries.build(days, config.series, config.half_life_days)
+        aggregates.memo[key] = series
+    return series
+
+
 def _evaluate(
     aggregates: StudentAggregates,
     student: _Student,
@@ -231,12 +192,7 @@ def _evaluate(
     done = aggregates.completions.get(skill_id, {})
     completed = sum(1 for first_at in done.values() if first_at <= as_of)
     quiz, quality = (
-        recency_mean(
-            aggregates.scores.get((skill_id, c), {}),
-            as_of,
-            config,
-            student.tails.get((skill_id, c)),
-        )
+        _series(aggregates, skill_id, c, config).mean(as_of, student.tails.get((skill_id, c)))
         for c in (Component.QUIZ, Component.QUALITY)
     )
     components = Components(

@@ -15,7 +15,11 @@ class Store(Protocol):
         ...
 
     async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
-        """A student's aggregates up to `as_of`'s day (plus its later raw events), or None."""
+        """A student's aggregates (at least up to `as_of`'s day), or None for an unknown student.
+
+        `tail` must hold the student's quiz and review events of `as_of`'s UTC day that occurred
+        after `as_of`, whenever a score bucket exists on that day.
+        """
         ...
 
     async def students(self, tenant: str) -> list[str]:

@@ -14,6 +14,7 @@ class MemoryStore:
         self._seen: dict[tuple[str, str], int] = {}
         self._events: dict[tuple[str, str], list[Event]] = {}
         self._aggregates: dict[tuple[str, str], AggregateBuilder] = {}
+        self._snapshots: dict[tuple[str, str], StudentAggregates] = {}
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
         """Apply a batch; no await inside, so it is atomic for the event loop."""
@@ -27,19 +28,25 @@ class MemoryStore:
             student = (tenant, event.student_id)
             self._events.setdefault(student, []).append(event)
             self._aggregates.setdefault(student, AggregateBuilder()).add(contribution(event))
+            self._snapshots.pop(student, None)
             applied.append(True)
         return applied
 
     async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
-        """A snapshot of the student's aggregates up to `as_of`'s day."""
-        builder = self._aggregates.get((tenant, student_id))
+        """A snapshot of the student's aggregates, kept until the student's next event."""
+        key = (tenant, student_id)
+        builder = self._aggregates.get(key)
         if builder is None:
             return None
+        snapshot = self._snapshots.get(key)
+        if snapshot is None:
+            snapshot = self._snapshots[key] = builder.freeze()
+        if not snapshot.scores_on(day_of(as_of)):
+            return snapshot
         last = end_of_day(day_of(as_of))
-        tail = tuple(
-            e for e in self._events.get((tenant, student_id), []) if as_of < e.occurred_at <= last
+        return snapshot.with_tail(
+            tuple(e for e in self._events[key] if as_of < e.occurred_at <= last)
         )
-        return builder.freeze(day_of(as_of), tail)
 
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
@@ -50,6 +57,7 @@ class MemoryStore:
         events = self._events.pop((tenant, student_id), [])
         for event in events:
             self._seen.pop((tenant, event.id), None)
+        self._snapshots.pop((tenant, student_id), None)
         builder = self._aggregates.pop((tenant, student_id), None)
         return len(events) + (builder is not None)
 
