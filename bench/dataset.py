@@ -19,6 +19,7 @@ SKILLS = (
 )
 ERROR_TYPES = ("TypeError", "NameError", "IndexError", "KeyError", "SyntaxError")
 EVENT_GAP = timedelta(minutes=4)
+Item = tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,38 +60,29 @@ def _score(rng: random.Random, mean: float) -> float:
     return round(min(1.0, max(0.0, rng.gauss(mean, 0.15))), 3)
 
 
-def day_items(rng: random.Random, who: Profile, skill: str) -> list[tuple[str, dict[str, Any]]]:
-    """(type, data) of one study day: attempts, completions, maybe a quiz and a review."""
-    items: list[tuple[str, dict[str, Any]]] = []
+def exercise_items(rng: random.Random, who: Profile, exercise: str) -> list[Item]:
+    """Maybe a failed attempt, then a passed attempt and the completion of one exercise."""
+    items: list[Item] = []
+    if rng.random() > who.quiz_mean:
+        failed = {"exercise_id": exercise, "passed": False, "error_type": rng.choice(ERROR_TYPES)}
+        items.append(("exercise.attempted", failed))
+    items.append(("exercise.attempted", {"exercise_id": exercise, "passed": True}))
+    items.append(("exercise.completed", {"exercise_id": exercise}))
+    return items
+
+
+def day_items(rng: random.Random, who: Profile, skill: str) -> list[Item]:
+    """(type, data) of one study day: exercises, maybe a quiz and a code review, a session."""
+    items: list[Item] = []
     for _ in range(rng.randint(1, 2)):
-        exercise = f"{skill}-ex{rng.randint(1, 12)}"
-        if rng.random() > who.quiz_mean:
-            error = rng.choice(ERROR_TYPES)
-            items.append(
-                (
-                    "exercise.attempted",
-                    {"exercise_id": exercise, "passed": False, "error_type": error},
-                )
-            )
-        items.append(("exercise.attempted", {"exercise_id": exercise, "passed": True}))
-        items.append(("exercise.completed", {"exercise_id": exercise}))
+        items += exercise_items(rng, who, f"{skill}-ex{rng.randint(1, 12)}")
     if rng.random() < 0.5:
-        items.append(
-            (
-                "quiz.graded",
-                {"quiz_id": f"{skill}-q{rng.randint(1, 20)}", "score": _score(rng, who.quiz_mean)},
-            )
-        )
+        score = _score(rng, who.quiz_mean)
+        items.append(("quiz.graded", {"quiz_id": f"{skill}-q{rng.randint(1, 20)}", "score": score}))
     if rng.random() < 0.4:
-        items.append(
-            (
-                "code.reviewed",
-                {
-                    "submission_id": f"sub-{rng.randrange(10**9)}",
-                    "quality": _score(rng, who.quality_mean),
-                },
-            )
-        )
+        quality = _score(rng, who.quality_mean)
+        review = {"submission_id": f"sub-{rng.randrange(10**9)}", "quality": quality}
+        items.append(("code.reviewed", review))
     items.append(("activity", {"kind": "study_session", "duration_s": rng.randint(300, 3600)}))
     return items
 
@@ -112,7 +104,7 @@ def student_day(seed: int, index: int, days_ago: int, progress: float) -> list[d
     sid = student_id(index)
     events = []
     for k, (kind, data) in enumerate(day_items(rng, who, skill)):
-        event = {"id": f"{sid}-{day:%Y%m%d}-{k}", "type": kind, "student_id": sid}
+        event: dict[str, Any] = {"id": f"{sid}-{day:%Y%m%d}-{k}", "type": kind, "student_id": sid}
         if kind != "activity":
             event["skill_id"] = skill
         event |= {"occurred_at": stamp(start + k * EVENT_GAP), "data": data}

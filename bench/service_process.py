@@ -24,8 +24,9 @@ def free_port() -> int:
 class ServiceProcess:
     """Starts the service on `workdir/bench.db` (auth off) and stops it on exit."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, workers: int = 1) -> None:
         self.workdir = workdir
+        self.workers = workers
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
@@ -40,7 +41,10 @@ class ServiceProcess:
         command = [str(Path(sys.executable).parent / "mastery-engine"), "serve"]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)], env=env, stdout=log, stderr=log
+                [*command, "--port", str(self.port), "--workers", str(self.workers)],
+                env=env,
+                stdout=log,
+                stderr=log,
             )
         self._wait_healthy()
         return self
@@ -73,17 +77,38 @@ class ServiceProcess:
         assert self.process is not None
         return self.process.pid
 
+    def pids(self) -> list[int]:
+        """The server process and all its live descendants (worker processes)."""
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                todo.extend(int(child) for child in task.read_text().split())
+        return found
+
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """User + system CPU time the server processes have used so far."""
+        total = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
 
     def peak_rss_mb(self) -> float:
-        """The server's peak resident memory (VmHWM), in MiB."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """The largest peak resident memory (VmHWM) among the server processes, in MiB."""
+        peaks = [0]
+        for pid in self.pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]))
+        return max(peaks) / 1024
+
+    def check_alive(self) -> None:
+        """Raise, with the end of the server log, if the server has exited."""
+        if self.process is not None and self.process.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"the service exited with {self.process.returncode}:\n{tail}")
 
     def stop(self) -> None:
         """Ask for a graceful shutdown, then kill if it takes more than 30 s."""
