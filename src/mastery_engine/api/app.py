@@ -1,5 +1,6 @@
 """`create_app(settings)`: the FastAPI application and its lifespan."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -52,7 +53,14 @@ def create_app(
             if settings.demo:
                 await load_demo(service, settings.default_tenant)
             log.info("serving on store %s", settings.store_url)
-            yield
+            # Everything built so far lives as long as the process: keep it out of the
+            # cycle collector's full passes, which otherwise pause requests for ~15 ms.
+            gc.collect()
+            gc.freeze()
+            try:
+                yield
+            finally:
+                gc.unfreeze()
 
     app = FastAPI(
         title="Mastery Engine",
