@@ -157,13 +157,15 @@ def verdict(runs: list[dict[str, Any]]) -> str:
 def main() -> None:
     """Build the batches, run once per connection count, print and save the figures."""
     args = parse_args()
+    source = report.source_state()
     work = bodies(args)
     print(f"{len(work)} batches of {args.batch_size} events ready", flush=True)
     runs = [measure(work, connections) for connections in args.connections]
     print_runs(runs)
     status = verdict(runs)
     report.write_result(
-        "ingest_throughput", {"settings": vars(args), "runs": runs, "verdict": status}
+        "ingest_throughput",
+        {"settings": vars(args), "source_at_start": source, "runs": runs, "verdict": status},
     )
 
 

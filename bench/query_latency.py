@@ -50,6 +50,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wrk-connections", type=int, default=16)
     parser.add_argument("--no-wrk", action="store_true", help="skip the wrk runs")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument(
+        "--store-options", default="", help="SQLite URL options, e.g. cache_students=0"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="seconds left out of the steady-state figures"
+    )
     return parser.parse_args()
 
 
@@ -137,9 +143,10 @@ def measured(service: ServiceProcess, work: Callable[[], Any]) -> tuple[Any, dic
     return result, {"server_cpu_pct": server, "client_cpu_pct": client}
 
 
-def run_figures(run: Run) -> dict[str, Any]:
-    """The figures of one open-loop run."""
+def run_figures(run: Run, settle: float) -> dict[str, Any]:
+    """The figures of one open-loop run, and of its requests due after `settle` seconds."""
     late = sorted(run.latencies + run.unfinished)
+    settled = [lat for due, lat in zip(run.dues, run.latencies, strict=True) if due >= settle]
     return {
         "target_rate": run.rate,
         "duration_s": run.duration,
@@ -150,6 +157,8 @@ def run_figures(run: Run) -> dict[str, Any]:
         "unfinished": len(run.unfinished),
         "status_counts": {str(k): v for k, v in sorted(run.statuses.items())},
         "latency_ms": report.summary_ms(late),
+        "settle_s": settle,
+        "steady_latency_ms": report.summary_ms(settled + run.unfinished),
         "service_time_ms": report.summary_ms(run.service_times),
         "timer_lag_ms": report.summary_ms(run.timer_lags),
     }
@@ -164,7 +173,9 @@ def open_loop(service: ServiceProcess, args: argparse.Namespace) -> list[dict[st
             print(f"open loop: {name} at {rate:g} req/s for {args.duration:g} s ...", flush=True)
             work = partial(asyncio.run, drive(service, template, rate, args))
             run, cpu = measured(service, work)
-            rows.append({"endpoint": name, "path": template, **run_figures(run), **cpu})
+            rows.append(
+                {"endpoint": name, "path": template, **run_figures(run, args.settle), **cpu}
+            )
     return rows
 
 
@@ -193,6 +204,14 @@ def print_open_loop(rows: list[dict[str, Any]]) -> None:
         [
             [r["endpoint"], r["target_rate"], r["achieved_rate"], r["scheduled"], r["errors"]]
             + [r["latency_ms"][k] for k in keys]
+            for r in rows
+        ],
+    )
+    report.print_table(
+        f"Open loop, steady state: requests due after the first {rows[0]['settle_s']:g} s (ms)",
+        ["endpoint", "target/s", *keys],
+        [
+            [r["endpoint"], r["target_rate"], *(r["steady_latency_ms"][k] for k in keys)]
             for r in rows
         ],
     )
@@ -252,14 +271,18 @@ def verdicts(rows: list[dict[str, Any]]) -> dict[str, str]:
 def main() -> None:
     """Start the service, load the data, measure, print and save the figures."""
     args = parse_args()
+    source = report.source_state()
     with (
         tempfile.TemporaryDirectory(prefix="mastery-bench-") as tmp,
-        ServiceProcess(Path(tmp), workers=args.workers) as service,
+        ServiceProcess(
+            Path(tmp), workers=args.workers, store_options=args.store_options
+        ) as service,
     ):
         print(
             f"loading {args.students} students x {args.days} days through POST /v1/events ...",
             flush=True,
         )
+        print(f"store URL options: {args.store_options or '(defaults)'}", flush=True)
         data = load(service.url, args) | {"students": args.students, "days": args.days}
         data["db_mb"] = sum(p.stat().st_size for p in Path(tmp).glob("bench.db*")) / 2**20
         report.print_table("Data set", list(data), [list(data.values())])
@@ -273,7 +296,9 @@ def main() -> None:
         service.check_alive()
         peak = service.peak_rss_mb()
         print(f"\nserver peak RSS: {peak:.1f} MiB ({args.workers} worker process(es), largest)")
-        figures = {"settings": vars(args), "data": data, "open_loop": rows, "wrk": wrk_rows}
+        figures: dict[str, Any] = {"settings": vars(args), "source_at_start": source}
+        figures["data"] = data
+        figures |= {"open_loop": rows, "wrk": wrk_rows}
         report.write_result(
             "query_latency", figures | {"server_peak_rss_mb": peak, "verdict": verdicts(rows)}
         )

@@ -114,6 +114,9 @@ def write_result(name: str, figures: dict[str, Any]) -> Path:
         **figures,
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    start = figures.get("source_at_start", document["machine"]["source"])
+    if start != document["machine"]["source"]:
+        print(f"\nWARNING: the source changed during the run (it started on {start})")
     print(f"\nsource measured: {document['machine']['source']}")
     print(f"results written to {path}")
     return path

@@ -44,6 +44,8 @@ def formula_rows(formula: dict[str, Any]) -> list[list[object]]:
     """Rows of the formula targets."""
     rows: list[list[object]] = []
     for name, case in formula["cases"].items():
+        if name not in formula["verdict"]:
+            continue
         figure = f"{case['best_per_s']:,.0f} calls/s = {case['skill_evals_per_s']:,.0f} skills/s"
         rows.append([f"formula >= 200,000/s: {name}", figure, formula["verdict"][name]])
     return rows
@@ -64,7 +66,8 @@ def query_rows(query: dict[str, Any]) -> list[list[object]]:
     """Rows of the query latency target and of the wrk throughput."""
     rows: list[list[object]] = []
     for row in query["open_loop"]:
-        figure = f"p95 {row['latency_ms']['p95']:,.2f} ms, {row['achieved_rate']:,.1f}/s achieved"
+        steady = f"{row['steady_latency_ms']['p95']:,.2f} ms after {row['settle_s']:g} s"
+        figure = f"p95 {row['latency_ms']['p95']:,.2f} ms ({steady}), {row['achieved_rate']:,.1f}/s"
         status = query["verdict"][row["endpoint"]] if row["target_rate"] >= 500 else "-"
         rows.append([f"{row['endpoint']} at {row['target_rate']:g} req/s", figure, status])
     for row in query["wrk"]:

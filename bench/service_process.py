@@ -22,11 +22,16 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """Starts the service on `workdir/bench.db` (auth off) and stops it on exit."""
+    """Starts the service on `workdir/bench.db` (auth off, URL options given) and stops it."""
 
-    def __init__(self, workdir: Path, port: int | None = None, workers: int = 1) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, workers: int = 1, store_options: str = ""
+    ) -> None:
         self.workdir = workdir
         self.workers = workers
+        self.store_url = f"sqlite:///{workdir / 'bench.db'}" + (
+            f"?{store_options}" if store_options else ""
+        )
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
@@ -34,7 +39,7 @@ class ServiceProcess:
 
     def __enter__(self) -> "ServiceProcess":
         env = os.environ | {
-            "MASTERY_STORE_URL": f"sqlite:///{self.workdir / 'bench.db'}",
+            "MASTERY_STORE_URL": self.store_url,
             "MASTERY_AUTH": "off",
             "MASTERY_LOG_LEVEL": "WARNING",
         }
