@@ -1,8 +1,11 @@
 """The mastery formula of the product contract, its levels and its configuration."""
 
 import math
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from mastery_engine.core.aggregates import (
     MOMENTS,
@@ -92,8 +95,7 @@ class FormulaConfig:
         object.__setattr__(self, "series", series)
 
 
-@dataclass(frozen=True, slots=True)
-class Components:
+class Components(NamedTuple):
     """The four component values, each in [0, 1]."""
 
     completion: float
@@ -106,8 +108,7 @@ class Components:
         return float(getattr(self, component.value))
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):
     """The counts behind the components, for explanations."""
 
     completed: int
@@ -119,8 +120,7 @@ class Evidence:
     active_on_as_of: bool
 
 
-@dataclass(frozen=True, slots=True)
-class SkillMastery:
+class SkillMastery(NamedTuple):
     """Mastery of one skill at one instant."""
 
     skill_id: str
@@ -161,10 +161,22 @@ class _Student:
             if as_of < event.occurred_at and day_of(event.occurred_at) == today:
                 key = (event.skill_id, component)
                 tails[key] = tails.get(key, Moments()) + Moments.of(event.occurred_at, event.score)
-        active = aggregates.active
-        window = range(today - window_days + 1, today + 1)
-        active_days = sum(1 for d in window if active.get(d, as_of + 1) <= as_of)
-        return cls(tails, active_days, active.get(today, as_of + 1) <= as_of)
+        days = _sorted(aggregates, ("active",), aggregates.active)
+        # Only `as_of`'s own day can hold its first event after `as_of`.
+        active_today = aggregates.active.get(today, as_of + 1) <= as_of
+        in_window = bisect_right(days, today) - bisect_right(days, today - window_days)
+        late_today = today in aggregates.active and not active_today
+        return cls(tails, in_window - late_today, active_today)
+
+
+def _sorted(
+    aggregates: StudentAggregates, key: tuple[str, ...], values: Iterable[int]
+) -> list[int]:
+    """`values` sorted, computed once per snapshot, for counting with a binary search."""
+    found: list[int] | None = aggregates.memo.get(key)
+    if found is None:
+        found = aggregates.memo[key] = sorted(values)
+    return found
 
 
 def _series(
@@ -190,10 +202,13 @@ def _evaluate(
     curriculum, config = rules
     exercises = curriculum.exercise_count(skill_id)
     done = aggregates.completions.get(skill_id, {})
-    completed = sum(1 for first_at in done.values() if first_at <= as_of)
-    quiz, quality = (
-        _series(aggregates, skill_id, c, config).mean(as_of, student.tails.get((skill_id, c)))
-        for c in (Component.QUIZ, Component.QUALITY)
+    completed = bisect_right(_sorted(aggregates, ("done", skill_id), done.values()), as_of)
+    tails = student.tails
+    quiz = _series(aggregates, skill_id, Component.QUIZ, config).mean(
+        as_of, tails.get((skill_id, Component.QUIZ)) if tails else None
+    )
+    quality = _series(aggregates, skill_id, Component.QUALITY, config).mean(
+        as_of, tails.get((skill_id, Component.QUALITY)) if tails else None
     )
     components = Components(
         completion=min(1.0, completed / exercises),

@@ -9,6 +9,7 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import mul
+from typing import NamedTuple
 
 from mastery_engine.core.aggregates import Moments, day_offset
 from mastery_engine.core.instants import day_of
@@ -17,8 +18,7 @@ from mastery_engine.core.instants import day_of
 TINY = 1e-290
 
 
-@dataclass(frozen=True, slots=True)
-class RecencyMean:
+class RecencyMean(NamedTuple):
     """A recency-weighted mean as numerator and denominator relative to `ref_day`."""
 
     n: int
