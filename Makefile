@@ -33,8 +33,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Redis and PostgreSQL: the running ones, else started here (and stopped afterwards).
 pytest: $(STAMP)
-	$(BIN)/pytest
+	scripts/test-services.sh up
+	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; scripts/test-services.sh down; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

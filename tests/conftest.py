@@ -14,9 +14,9 @@ from mastery_engine.core.instants import parse_rfc3339
 from mastery_engine.service import MasteryService
 from mastery_engine.settings import Settings
 from mastery_engine.stores import Store, open_store
+from tests.backends import BACKENDS, fresh_store_url
 
 NOW = parse_rfc3339("2026-03-20T12:00:00Z", "now")
-BACKENDS = ["memory", "sqlite"]
 
 
 def fixed_clock(now: int = NOW) -> Callable[[], int]:
@@ -25,7 +25,7 @@ def fixed_clock(now: int = NOW) -> Callable[[], int]:
 
 
 def store_url(backend: str, tmp_path: Path) -> str:
-    """The URL of a fresh store of this backend."""
+    """The URL of a fresh file-less store: `memory://` or SQLite in `tmp_path`."""
     return {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path}/mastery.db"}[backend]
 
 
@@ -36,9 +36,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+def backend_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty store of each backend, its data removed after the test."""
+    with fresh_store_url(backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(backend_url: str) -> AsyncIterator[Store]:
     """A fresh, open store of each backend."""
-    opened = await open_store(store_url(backend, tmp_path))
+    opened = await open_store(backend_url)
     yield opened
     await opened.close()
 
@@ -50,9 +57,9 @@ def service(store: Store) -> MasteryService:
 
 
 @pytest.fixture
-def client(backend: str, tmp_path: Path) -> Iterator[TestClient]:
+def client(backend_url: str) -> Iterator[TestClient]:
     """An API client on a fresh store of each backend, clock fixed at NOW."""
-    settings = Settings(store_url=store_url(backend, tmp_path))
+    settings = Settings(store_url=backend_url)
     with TestClient(create_app(settings, clock=fixed_clock())) as test_client:
         yield test_client
 

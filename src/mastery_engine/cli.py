@@ -1,4 +1,4 @@
-"""The `mastery-engine` command: serve, replay, show."""
+"""The `mastery-engine` command: serve, replay, show, purge."""
 
 import asyncio
 from collections.abc import Iterator
@@ -165,6 +165,23 @@ async def _show(
     console.print(table)
     if explanation is not None:
         console.print(explanation.summary, soft_wrap=True)
+
+
+@app.command()
+def purge() -> None:
+    """Delete raw event records older than MASTERY_RETENTION_DAYS (aggregates stay)."""
+    settings = _settings()
+
+    async def run() -> int:
+        async with open_service(settings) as service:
+            return await service.purge()
+
+    try:
+        removed = asyncio.run(run())
+    except MasteryError as exc:
+        _fail(exc)
+        return
+    console.print(f"purged {removed} raw event records older than {settings.retention_days} days")
 
 
 def main() -> None:

@@ -80,6 +80,7 @@ class MasteryService:
         clock: Callable[[], int] = wall_clock_us,
         max_batch: int = 1000,
         max_future_s: int = 300,
+        retention_days: int = 90,
     ) -> None:
         self.store = store
         self.curriculum = curriculum
@@ -87,6 +88,7 @@ class MasteryService:
         self.clock = clock
         self.max_batch = max_batch
         self.max_future_us = max_future_s * US_PER_SECOND
+        self.retention_us = retention_days * US_PER_DAY
 
     def validate(self, raw: object) -> Event:
         """Check one decoded JSON value against the event contract."""
@@ -165,6 +167,10 @@ class MasteryService:
                 f"skill {skill_id!r} is not in the curriculum ({known}) and the student"
                 " has no events for it"
             )
+
+    async def purge(self) -> int:
+        """Drop raw event records older than the retention period; aggregates stay."""
+        return await self.store.purge(self.clock() - self.retention_us)
 
     async def students(self, tenant: str) -> list[str]:
         """The tenant's students."""

@@ -12,7 +12,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MASTERY_", extra="ignore", frozen=True)
 
-    store_url: str = Field("sqlite:///./mastery.db", description="memory:// or sqlite:///path")
+    store_url: str = Field(
+        "sqlite:///./mastery.db",
+        description="memory://, sqlite:///path, redis://host:port/db, postgresql://..., dapr://store",
+    )
+    retention_days: int = Field(90, ge=1, description="Days raw events are kept after ingestion")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     auth: Literal["off"] = Field("off", description="Authentication mode; only 'off' so far")

@@ -45,7 +45,7 @@ async def open_service(
     """A service on the configured store, closed on exit."""
     curriculum = load_curriculum(settings.curriculum_path)
     config = formula_config(settings)
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention_days=settings.retention_days)
     try:
         yield MasteryService(
             store,
@@ -54,6 +54,7 @@ async def open_service(
             clock=clock,
             max_batch=settings.max_batch_events,
             max_future_s=settings.max_future_seconds,
+            retention_days=settings.retention_days,
         )
     finally:
         await store.close()

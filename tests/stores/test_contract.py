@@ -187,3 +187,58 @@ async def test_sqlite_schema_1_files_are_migrated(tmp_path: Path) -> None:
         assert sum(m.n for m in again.scores[("basics", "quiz")].values()) == 2
     finally:
         await migrated.close()
+
+
+async def test_purge_drops_raw_records_ingested_before_the_cutoff_and_keeps_aggregates(
+    store: Store,
+) -> None:
+    day = 86_400_000_000
+    await store.apply("t", [ev("old", "2026-03-01T10:00:00Z")], NOW - 100 * day)
+    await store.apply("t", [ev("new", "2026-03-01T11:00:00Z")], NOW)
+    assert await store.purge(NOW - 90 * day) == 1
+    aggregates = await store.read("t", "s-1", NOW)
+    assert aggregates is not None
+    assert sum(m.n for m in aggregates.scores[("basics", "quiz")].values()) == 2
+    assert await store.apply("t", [ev("new")], NOW) == [False]  # still de-duplicated
+    assert await store.purge(NOW - 90 * day) == 0
+    # The raw record is gone: a mid-day as_of no longer sees the purged event as "later".
+    tail = await store.read("t", "s-1", parse_as_of("2026-03-01T09:00:00Z"))
+    assert tail is not None and [e.id for e in tail.tail] == ["new"]
+
+
+async def test_many_students_in_one_batch(store: Store) -> None:
+    batch = [ev(f"e{i}", student=f"s-{i % 7}") for i in range(70)]
+    assert await store.apply("t", batch, NOW) == [True] * 70
+    assert await store.students("t") == sorted(f"s-{i}" for i in range(7))
+    for i in range(7):
+        aggregates = await store.read("t", f"s-{i}", NOW)
+        assert aggregates is not None
+        assert sum(m.n for m in aggregates.scores[("basics", "quiz")].values()) == 10
+
+
+async def test_every_aggregate_kind_round_trips(store: Store) -> None:
+    bodies = [
+        event("c1", "exercise.completed", "2026-03-01T10:00:00Z", exercise_id="e1"),
+        event("c2", "exercise.completed", "2026-03-02T10:00:00Z", skill="oop", exercise_id="e1"),
+        event("r1", "code.reviewed", "2026-03-02T11:00:00Z", submission_id="x", quality=0.25),
+        event("a1", "activity", "2026-03-03T09:00:00Z", skill=None, kind="video"),
+        event("t1", "exercise.attempted", "2026-03-04T09:00:00Z", exercise_id="e", passed=False),
+        event("q1", "quiz.graded", "2026-03-04T10:00:00.123456Z", quiz_id="q", score=0.75),
+    ]
+    events = [parse_event(b, NOW) for b in bodies]
+    await store.apply("t", events, NOW)
+    got = await store.read("t", "s-1", NOW)
+    from mastery_engine.core.aggregates import contribution, fold
+
+    want = fold(contribution(e) for e in events)
+    assert got is not None
+    assert got.completions == want.completions
+    assert got.active == want.active
+    assert got.skills == want.skills
+    assert set(got.scores) == set(want.scores)
+    for key, days in want.scores.items():
+        for day, moments in days.items():
+            stored = got.scores[key][day]
+            assert stored.n == moments.n
+            assert stored.w == pytest.approx(moments.w, rel=1e-12, abs=1e-15)
+            assert stored.s == pytest.approx(moments.s, rel=1e-12, abs=1e-15)

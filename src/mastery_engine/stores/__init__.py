@@ -3,11 +3,22 @@
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.stores.base import Store
 
-SCHEMES = ("memory://", "sqlite:///path/to.db")
+SCHEMES = (
+    "memory://",
+    "sqlite:///path/to.db",
+    "redis://host:port/db",
+    "rediss://host:port/db",
+    "postgresql://user@host:port/db",
+    "dapr://statestore",
+)
 
 
-async def open_store(url: str) -> Store:
-    """Open the store a URL names: `memory://` or `sqlite:///path`."""
+async def open_store(url: str, *, retention_days: int = 90) -> Store:
+    """Open the store a URL names (see SCHEMES).
+
+    `retention_days` sets the native expiry of raw event records where a backend has one
+    (Redis, Dapr); `Store.purge` removes them explicitly everywhere.
+    """
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme == "memory":
         from mastery_engine.stores.memory import MemoryStore
@@ -17,6 +28,18 @@ async def open_store(url: str) -> Store:
         from mastery_engine.stores.sqlite import SQLiteStore
 
         return await SQLiteStore.open(url)
+    if scheme in ("redis", "rediss"):
+        from mastery_engine.stores.redis import RedisStore
+
+        return await RedisStore.open(url, retention_days)
+    if scheme in ("postgresql", "postgres"):
+        from mastery_engine.stores.postgres import PostgresStore
+
+        return await PostgresStore.open(url)
+    if scheme == "dapr":
+        from mastery_engine.stores.dapr import DaprStore
+
+        return await DaprStore.open(url, retention_days)
     raise InvalidConfig(
         f"store URL {url!r} has an unknown scheme; allowed: {', '.join(SCHEMES)}",
         field="MASTERY_STORE_URL",

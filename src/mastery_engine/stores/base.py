@@ -30,6 +30,13 @@ class Store(Protocol):
         """Remove every record of a student; the number of records removed."""
         ...
 
+    async def purge(self, before: int) -> int:
+        """Remove raw event and de-duplication records ingested before `before`; how many.
+
+        Aggregates stay. A purged event id can be applied again (it counts anew).
+        """
+        ...
+
     async def ping(self) -> None:
         """Raise `StoreUnavailable` unless the store answers."""
         ...

@@ -61,6 +61,15 @@ class MemoryStore:
         builder = self._aggregates.pop((tenant, student_id), None)
         return len(events) + (builder is not None)
 
+    async def purge(self, before: int) -> int:
+        """Forget raw events and de-duplication records ingested before `before`."""
+        expired = {key for key, at in self._seen.items() if at < before}
+        for key in expired:
+            del self._seen[key]
+        for (tenant, _), events in self._events.items():
+            events[:] = [e for e in events if (tenant, e.id) not in expired]
+        return len(expired)
+
     async def ping(self) -> None:
         """Always reachable."""
 

@@ -156,6 +156,10 @@ class SQLiteStore:
         self._cache.pop((tenant, student_id), None)
         return removed
 
+    async def purge(self, before: int) -> int:
+        """Delete raw event records ingested before `before`."""
+        return await self._write(lambda db: tables.purge(db, before))
+
     async def ping(self) -> None:
         """Run a trivial query on the reader connection."""
         self._read(lambda db: db.execute("SELECT count(*) FROM sqlite_master").fetchone())

@@ -6,26 +6,17 @@ number of the last batch that touched each student, so a cached snapshot is chec
 lookup.
 """
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
-from typing import Any
 
-from mastery_engine.core.aggregates import (
-    MOMENTS,
-    AggregateBuilder,
-    Component,
-    Moments,
-    StudentAggregates,
-    contribution,
-)
-from mastery_engine.core.events import Event, EventType, restore_event
-from mastery_engine.core.instants import date_to_day, day_of, day_to_date, end_of_day
+from mastery_engine.core.aggregates import StudentAggregates
+from mastery_engine.core.events import Event
+from mastery_engine.core.instants import day_of, end_of_day
+from mastery_engine.stores import rows
+from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 
 SCHEMA_VERSION = 2
-MOMENT_COLUMNS = [f"w{k}" for k in range(MOMENTS)] + [f"s{k}" for k in range(MOMENTS)]
 MOMENT_DDL = ", ".join(f"{c} REAL NOT NULL" for c in MOMENT_COLUMNS)
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -81,7 +72,6 @@ UPSERT_VERSIONS = (
     "INSERT INTO versions VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET version = excluded.version"
 )
 STUDENT_TABLES = ("events", "scores", "completions", "activity", "skills", "versions")
-SCORE_TYPES = (EventType.QUIZ_GRADED.value, EventType.CODE_REVIEWED.value)
 
 
 @contextmanager
@@ -116,11 +106,7 @@ def _fresh(db: sqlite3.Connection, tenant: str, events: Sequence[Event]) -> list
         chunk = ids[start : start + 500]
         sql = f"SELECT id FROM events WHERE tenant = ? AND id IN ({', '.join('?' * len(chunk))})"
         stored.update(r[0] for r in db.execute(sql, (tenant, *chunk)))
-    fresh = []
-    for event in events:
-        fresh.append(event.id not in stored)
-        stored.add(event.id)
-    return fresh
+    return rows.fresh_flags(events, stored)
 
 
 def apply(db: sqlite3.Connection, tenant: str, events: Sequence[Event], now: int) -> list[bool]:
@@ -128,46 +114,30 @@ def apply(db: sqlite3.Connection, tenant: str, events: Sequence[Event], now: int
     with transaction(db):
         fresh = _fresh(db, tenant, events)
         new = [e for e, ok in zip(events, fresh, strict=True) if ok]
-        rows = [
-            (tenant, e.id, e.student_id, e.type.value, e.occurred_at, now, json.dumps(e.to_json()))
+        raw = [
+            (tenant, e.id, e.student_id, e.type.value, e.occurred_at, now, rows.event_body(e))
             for e in new
         ]
-        db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        _upsert(db, tenant, new)
+        db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", raw)
+        _upsert(db, tenant, rows.batch_rows(new))
     return fresh
 
 
-def _upsert(db: sqlite3.Connection, tenant: str, events: Sequence[Event]) -> None:
-    """Sum the batch per student first, so each bucket is written once per batch."""
-    builders: dict[str, AggregateBuilder] = {}
-    counts: dict[tuple[str, int], int] = {}
-    for event in events:
-        builders.setdefault(event.student_id, AggregateBuilder()).add(contribution(event))
-        key = (event.student_id, day_of(event.occurred_at))
-        counts[key] = counts.get(key, 0) + 1
-    scores: list[tuple[Any, ...]] = []
-    done: list[tuple[Any, ...]] = []
-    active: list[tuple[Any, ...]] = []
-    skills: list[tuple[Any, ...]] = []
-    for student, b in builders.items():
-        for (skill, component), days in b.scores.items():
-            for day, m in days.items():
-                iso = day_to_date(day).isoformat()
-                scores.append((tenant, student, iso, component.value, skill, m.n, *m.w, *m.s))
-        for skill, exercises in b.completions.items():
-            done.extend((tenant, student, skill, ex, at) for ex, at in exercises.items())
-        for day, at in b.active.items():
-            iso = day_to_date(day).isoformat()
-            active.append((tenant, student, iso, at, counts[(student, day)]))
-        skills.extend((tenant, student, skill, at) for skill, at in b.skills.items())
-    db.executemany(UPSERT_SCORES, scores)
-    db.executemany(UPSERT_COMPLETIONS, done)
-    db.executemany(UPSERT_ACTIVITY, active)
-    db.executemany(UPSERT_SKILLS, skills)
-    if builders:
-        batch = db.execute("INSERT INTO batches DEFAULT VALUES").lastrowid
+def _upsert(db: sqlite3.Connection, tenant: str, batch: rows.BatchRows) -> None:
+    db.executemany(UPSERT_SCORES, [(tenant, *r) for r in batch.scores])
+    db.executemany(UPSERT_COMPLETIONS, [(tenant, *r) for r in batch.completions])
+    db.executemany(UPSERT_ACTIVITY, [(tenant, *r) for r in batch.activity])
+    db.executemany(UPSERT_SKILLS, [(tenant, *r) for r in batch.skills])
+    if batch.students:
+        number = db.execute("INSERT INTO batches DEFAULT VALUES").lastrowid
         db.execute("DELETE FROM batches")  # sqlite_sequence keeps the counter
-        db.executemany(UPSERT_VERSIONS, [(tenant, student, batch) for student in builders])
+        db.executemany(UPSERT_VERSIONS, [(tenant, s, number) for s in batch.students])
+
+
+def purge(db: sqlite3.Connection, before: int) -> int:
+    """Delete raw event records ingested before `before`; the aggregates stay."""
+    with transaction(db):
+        return db.execute("DELETE FROM events WHERE ingested_at < ?", (before,)).rowcount
 
 
 def version(db: sqlite3.Connection, tenant: str, student: str) -> int | None:
@@ -197,33 +167,14 @@ def snapshot(
             f"SELECT skill_id, exercise_id, first_at FROM completions {where}", key
         ).fetchall()
         skills = db.execute(f"SELECT skill_id, first_at FROM skills {where}", key).fetchall()
-    return found, _aggregates(activity, score_rows, done, skills)
+    return found, rows.aggregates_from_rows(activity, score_rows, done, skills)
 
 
 def tail(db: sqlite3.Connection, tenant: str, student: str, as_of: int) -> tuple[Event, ...]:
     """The student's quiz and review events later on `as_of`'s UTC day than `as_of`."""
-    rows = db.execute(
+    found = db.execute(
         "SELECT body, occurred_at FROM events WHERE tenant = ? AND student_id = ?"
         " AND occurred_at > ? AND occurred_at <= ? AND type IN (?, ?)",
         (tenant, student, as_of, end_of_day(day_of(as_of)), *SCORE_TYPES),
     ).fetchall()
-    return tuple(restore_event(json.loads(body), at) for body, at in rows)
-
-
-def _aggregates(
-    activity: list[Any], score_rows: list[Any], done: list[Any], skills: list[Any]
-) -> StudentAggregates:
-    scores: dict[tuple[str, Component], dict[int, Moments]] = {}
-    for iso, component, skill, n, *moments in score_rows:
-        day = date_to_day(date.fromisoformat(iso))
-        m = Moments(n, tuple(moments[:MOMENTS]), tuple(moments[MOMENTS:]))
-        scores.setdefault((skill, Component(component)), {})[day] = m
-    completions: dict[str, dict[str, int]] = {}
-    for skill, exercise, first_at in done:
-        completions.setdefault(skill, {})[exercise] = first_at
-    return StudentAggregates(
-        scores,
-        completions,
-        {date_to_day(date.fromisoformat(d)): at for d, at in activity},
-        dict(skills),
-    )
+    return tuple(rows.restore(body, at) for body, at in found)

@@ -1,0 +1,116 @@
+"""The rows every backend stores: a batch summed per bucket, and a student read back.
+
+Rows mirror the key pattern `{tenant}:student:{student_id}:mastery:{date}:{component}`:
+a score row is keyed (student_id, date, component, skill_id) within a tenant. Summing a batch
+per bucket first means each bucket is written once per batch, whatever the backend.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from mastery_engine.core.aggregates import (
+    MOMENTS,
+    AggregateBuilder,
+    Component,
+    Moments,
+    StudentAggregates,
+    contribution,
+)
+from mastery_engine.core.events import Event, EventType, restore_event
+from mastery_engine.core.instants import date_to_day, day_of, day_to_date
+
+MOMENT_COLUMNS = [f"w{k}" for k in range(MOMENTS)] + [f"s{k}" for k in range(MOMENTS)]
+SCORE_TYPES = (EventType.QUIZ_GRADED.value, EventType.CODE_REVIEWED.value)
+
+# (student_id, date, component, skill_id, n, w0..w7, s0..s7)
+ScoreRow = tuple[Any, ...]
+# (student_id, skill_id, exercise_id, first_at)
+CompletionRow = tuple[str, str, str, int]
+# (student_id, date, first_at, events that day)
+ActivityRow = tuple[str, str, int, int]
+# (student_id, skill_id, first_at)
+SkillRow = tuple[str, str, int]
+
+
+@dataclass
+class BatchRows:
+    """What a batch of new events adds, one row per bucket it touches."""
+
+    students: list[str] = field(default_factory=list)
+    scores: list[ScoreRow] = field(default_factory=list)
+    completions: list[CompletionRow] = field(default_factory=list)
+    activity: list[ActivityRow] = field(default_factory=list)
+    skills: list[SkillRow] = field(default_factory=list)
+
+
+def iso(day: int) -> str:
+    """A UTC day number as `YYYY-MM-DD`."""
+    return day_to_date(day).isoformat()
+
+
+def batch_rows(events: Iterable[Event]) -> BatchRows:
+    """Sum new events per student and bucket."""
+    builders: dict[str, AggregateBuilder] = {}
+    counts: dict[tuple[str, int], int] = {}
+    for event in events:
+        builders.setdefault(event.student_id, AggregateBuilder()).add(contribution(event))
+        key = (event.student_id, day_of(event.occurred_at))
+        counts[key] = counts.get(key, 0) + 1
+    rows = BatchRows(students=list(builders))
+    for student, b in builders.items():
+        for (skill, component), days in b.scores.items():
+            for day, m in days.items():
+                rows.scores.append((student, iso(day), component.value, skill, m.n, *m.w, *m.s))
+        for skill, exercises in b.completions.items():
+            rows.completions.extend((student, skill, ex, at) for ex, at in exercises.items())
+        for day, at in b.active.items():
+            rows.activity.append((student, iso(day), at, counts[(student, day)]))
+        rows.skills.extend((student, skill, at) for skill, at in b.skills.items())
+    return rows
+
+
+def event_body(event: Event) -> str:
+    """The raw event as stored (canonical JSON)."""
+    return json.dumps(event.to_json(), separators=(",", ":"))
+
+
+def restore(body: str | bytes, occurred_at: int) -> Event:
+    """An event back from its stored body."""
+    return restore_event(json.loads(body), occurred_at)
+
+
+def fresh_flags(events: Sequence[Event], stored: set[str]) -> list[bool]:
+    """Per event: not among the stored ids and not repeated earlier in the batch."""
+    seen = set(stored)
+    flags = []
+    for event in events:
+        flags.append(event.id not in seen)
+        seen.add(event.id)
+    return flags
+
+
+def aggregates_from_rows(
+    activity: Iterable[tuple[str, int]],
+    scores: Iterable[Sequence[Any]],
+    completions: Iterable[tuple[str, str, int]],
+    skills: Iterable[tuple[str, int]],
+) -> StudentAggregates:
+    """A student's aggregates from rows (date, first_at), (date, component, skill, n,
+    moments...), (skill, exercise, first_at) and (skill, first_at)."""
+    by_key: dict[tuple[str, Component], dict[int, Moments]] = {}
+    for day_iso, component, skill, n, *moments in scores:
+        day = date_to_day(date.fromisoformat(day_iso))
+        m = Moments(int(n), tuple(moments[:MOMENTS]), tuple(moments[MOMENTS:]))
+        by_key.setdefault((skill, Component(component)), {})[day] = m
+    done: dict[str, dict[str, int]] = {}
+    for skill, exercise, first_at in completions:
+        done.setdefault(skill, {})[exercise] = int(first_at)
+    return StudentAggregates(
+        by_key,
+        done,
+        {date_to_day(date.fromisoformat(d)): int(at) for d, at in activity},
+        {skill: int(at) for skill, at in skills},
+    )

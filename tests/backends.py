@@ -1,0 +1,87 @@
+"""A fresh store URL per backend and test, on the real servers, removed afterwards.
+
+Redis and PostgreSQL must be listening (`make test` starts them when they are not): a test
+that cannot reach them fails, it is never skipped. Each test gets its own Redis key prefix
+and its own PostgreSQL schema, so the servers may hold anything else.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REDIS_URL = os.environ.get("MASTERY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "MASTERY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["memory", "sqlite", "redis", "postgres"]
+SHARED_BACKENDS = ["sqlite", "redis", "postgres"]  # several processes can use one store
+
+
+def unique(name: str) -> str:
+    """A name no other test run uses."""
+    return f"{name}_{uuid.uuid4().hex[:12]}"
+
+
+def redis_keys(prefix: str) -> list[bytes]:
+    """Every key under a prefix on the test Redis."""
+    import redis
+
+    with redis.Redis.from_url(REDIS_URL) as client:
+        return sorted(client.scan_iter(match=f"{prefix}*", count=1000))
+
+
+def drop_redis_prefix(prefix: str) -> None:
+    """Delete every key under a prefix."""
+    import redis
+
+    with redis.Redis.from_url(REDIS_URL) as client:
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
+
+
+def postgres_rows(schema: str) -> dict[str, int]:
+    """Row count of every table in a schema of the test database."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+        tables = db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (schema,),
+        ).fetchall()
+        return {
+            t: db.execute(f'SELECT count(*) FROM "{schema}"."{t}"').fetchone()[0]  # type: ignore[index]
+            for (t,) in tables
+        }
+
+
+def drop_postgres_schema(schema: str) -> None:
+    """Drop a schema and everything in it."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+        db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def fresh_store_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty store of this backend; its data is removed on exit."""
+    if backend == "memory":
+        yield "memory://"
+    elif backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/mastery.db"
+    elif backend == "redis":
+        prefix = unique("mt") + ":"
+        try:
+            yield f"{REDIS_URL}?prefix={prefix}"
+        finally:
+            drop_redis_prefix(prefix)
+    elif backend == "postgres":
+        schema = unique("mt")
+        try:
+            yield f"{POSTGRES_URL}?schema={schema}"
+        finally:
+            drop_postgres_schema(schema)
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
