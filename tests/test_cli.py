@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mastery_engine.cli import app
+from tests.backends import fresh_store_url
 from tests.conftest import event
 
 
@@ -76,3 +77,26 @@ def test_replay_survives_lines_json_cannot_decode(tmp_path: Path, env: dict[str,
     assert "1 accepted, 0 duplicate, 3 rejected" in result.output
     shown = CliRunner().invoke(app, ["show", "s-1", "--as-of", "2200-01-01"], env=env)
     assert shown.exit_code == 0, shown.output
+
+
+def test_migrate_brings_a_postgres_schema_up_to_date(tmp_path: Path) -> None:
+    with fresh_store_url("postgres", tmp_path) as url:
+        env = {"MASTERY_STORE_URL": url, "MASTERY_LOG_LEVEL": "WARNING"}
+        migrated = CliRunner().invoke(app, ["migrate"], env=env)
+        assert migrated.exit_code == 0, migrated.output
+        assert "postgresql store is up to date: 0001_initial.sql" in migrated.output
+
+
+def test_purge_reports_what_it_removed(tmp_path: Path, env: dict[str, str]) -> None:
+    source = tmp_path / "events.jsonl"
+    write_events(source)
+    runner = CliRunner()
+    runner.invoke(app, ["replay", str(source)], env=env)
+    kept = runner.invoke(app, ["purge"], env=env)
+    assert kept.exit_code == 0, kept.output
+    assert "purged 0 raw event records older than 90 days" in kept.output
+    # Retention of 1 day, with the clock of a CLI run: the records ingested now stay.
+    assert (
+        "purged 0"
+        in runner.invoke(app, ["purge"], env=env | {"MASTERY_RETENTION_DAYS": "1"}).output
+    )

@@ -17,6 +17,7 @@ from mastery_engine.core.errors import MasteryError
 from mastery_engine.core.instants import format_us, parse_as_of
 from mastery_engine.service import MasteryService, Status
 from mastery_engine.settings import Settings
+from mastery_engine.stores import open_store
 from mastery_engine.wiring import open_service
 
 app = typer.Typer(help="Mastery Engine: mastery per student and skill, from learning events.")
@@ -182,6 +183,28 @@ def purge() -> None:
         _fail(exc)
         return
     console.print(f"purged {removed} raw event records older than {settings.retention_days} days")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the store's schema, then exit (serve also does this at start)."""
+    settings = _settings()
+
+    async def run() -> list[str]:
+        store = await open_store(settings.store_url, retention_days=settings.retention_days)
+        try:
+            listed = getattr(store, "migrations", None)
+            return list(await listed()) if listed is not None else []
+        finally:
+            await store.close()
+
+    try:
+        applied = asyncio.run(run())
+    except MasteryError as exc:
+        _fail(exc)
+        return
+    scheme = settings.store_url.split("://", 1)[0]
+    console.print(f"{scheme} store is up to date" + (f": {', '.join(applied)}" if applied else ""))
 
 
 def main() -> None:

@@ -162,7 +162,16 @@ def test_students_listing(loaded: TestClient) -> None:
 
 def test_probes_and_docs(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "store": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["checks"]["store"]["status"] == "ok"
+    assert ready["checks"]["store"]["backend"] in (
+        "memory",
+        "sqlite",
+        "redis",
+        "postgresql",
+        "dapr",
+    )
     spec = client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
     assert "/v1/events" in spec["paths"]

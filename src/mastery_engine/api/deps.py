@@ -44,3 +44,4 @@ def get_tenant(
 
 Service = Annotated[MasteryService, Depends(get_service)]
 Tenant = Annotated[str, Depends(get_tenant)]
+AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -1,9 +1,11 @@
 """Liveness and readiness probes."""
 
+import time
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from mastery_engine.api.deps import Service
+from mastery_engine.api.deps import AppSettings, Service
 from mastery_engine.core.errors import StoreUnavailable
 
 router = APIRouter(tags=["operations"])
@@ -15,11 +17,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The store answers")
-async def readyz(service: Service) -> JSONResponse:
-    """200 when the store answers a trivial query, else 503 with the reason."""
+@router.get("/readyz", summary="Every backend answers")
+async def readyz(service: Service, settings: AppSettings) -> JSONResponse:
+    """200 when each backend answers a trivial request, else 503 naming the one that did not."""
+    backend = settings.store_url.split("://", 1)[0]
+    started = time.perf_counter()
     try:
         await service.store.ping()
     except StoreUnavailable as exc:
-        return JSONResponse({"status": "unavailable", "store": exc.message}, 503)
-    return JSONResponse({"status": "ready", "store": "ok"})
+        check = {"backend": backend, "status": "unavailable", "error": exc.message}
+        return JSONResponse({"status": "unavailable", "checks": {"store": check}}, 503)
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    check = {"backend": backend, "status": "ok", "latency_ms": elapsed}
+    return JSONResponse({"status": "ready", "checks": {"store": check}})

@@ -1,0 +1,224 @@
+"""PostgreSQL store: a connection pool, one transaction per batch, additive upserts.
+
+A batch de-duplicates with `INSERT ... ON CONFLICT DO NOTHING RETURNING` and adds itself to
+the buckets with `ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x`, so concurrent writers
+commute. Like SQLite, each process keeps recent snapshots checked against `versions`.
+"""
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from mastery_engine.core.aggregates import StudentAggregates
+from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
+from mastery_engine.core.events import Event
+from mastery_engine.core.instants import day_of
+from mastery_engine.stores import postgres_sql as q
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# `timeout`: seconds a request waits for a connection before the store counts as unavailable.
+OPTIONS = {
+    "schema": "public",
+    "pool_min": "1",
+    "pool_max": "10",
+    "cache_students": "2000",
+    "timeout": "5",
+}
+APPLICATION_NAME = "mastery-engine"
+# Raised when writers collide on a lock cycle; the transaction rolled back, so it is re-run.
+RETRIED = (errors.DeadlockDetected, errors.SerializationFailure)
+ATTEMPTS = 5
+Work = Callable[[q.Connection], Awaitable[T]]
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """The libpq URL without this store's options, and those options (defaults filled in)."""
+    parts = urlsplit(url)
+    ours, theirs = dict(OPTIONS), []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in OPTIONS:
+            ours[name] = value
+        else:
+            theirs.append((name, value))  # libpq's own parameters (sslmode, ...)
+    for name in ("pool_min", "pool_max", "cache_students", "timeout"):
+        if not ours[name].isdigit():
+            raise InvalidConfig(f"{name} must be a whole number, got {ours[name]!r}")
+    if not ours["schema"].isidentifier():
+        raise InvalidConfig(f"schema must be a plain identifier, got {ours['schema']!r}")
+    return urlunsplit(parts._replace(query=urlencode(theirs))), ours
+
+
+class PostgresStore:
+    """Aggregates in PostgreSQL tables of one schema."""
+
+    def __init__(self, pool: AsyncConnectionPool[q.Connection], options: dict[str, str]) -> None:
+        self._pool = pool
+        self.schema = options["schema"]
+        self._cache: OrderedDict[tuple[str, str], tuple[int, StudentAggregates]] = OrderedDict()
+        self._cache_size = int(options["cache_students"])
+
+    @classmethod
+    async def open(cls, url: str) -> "PostgresStore":
+        """Connect, then bring the schema up to date (see `postgres_sql.migrate`)."""
+        conninfo, options = split_url(url)
+        schema, timeout = options["schema"], max(1, int(options["timeout"]))
+        conninfo = make_conninfo(
+            conninfo,
+            options=f"-c search_path={schema}",
+            connect_timeout=timeout,
+            application_name=APPLICATION_NAME,
+        )
+        pool: AsyncConnectionPool[q.Connection] = AsyncConnectionPool(
+            conninfo,
+            min_size=int(options["pool_min"]),
+            max_size=max(1, int(options["pool_max"])),
+            kwargs={"autocommit": True},
+            timeout=timeout,
+            open=False,
+        )
+        store = cls(pool, options)
+        try:
+            await pool.open(wait=True, timeout=timeout)
+            applied = await store._run(lambda db: q.migrate(db, schema))
+        except (PoolTimeout, StoreUnavailable) as exc:
+            await pool.close()
+            raise StoreUnavailable(f"PostgreSQL store {_where(url)} is unreachable: {exc}") from exc
+        if applied:
+            log.info("PostgreSQL schema %s: applied %s", schema, ", ".join(applied))
+        return store
+
+    async def migrations(self) -> list[str]:
+        """Names of the migrations recorded in the schema."""
+
+        async def work(db: q.Connection) -> list[str]:
+            cursor = await db.execute("SELECT name FROM schema_migrations ORDER BY version")
+            return [row[0] for row in await cursor.fetchall()]
+
+        return await self._run(work)
+
+    async def _run(self, work: Work[T], *, transaction: bool = False) -> T:
+        """Run on a pooled connection; a broken connection or lock cycle is tried again."""
+        for attempt in range(ATTEMPTS):
+            try:
+                async with self._connection(transaction) as db:
+                    return await work(db)
+            except RETRIED:
+                await asyncio.sleep(0.01 * 2**attempt)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                # The pool discards the broken connection; one retry finds a fresh one.
+                if attempt >= 1:
+                    raise StoreUnavailable(f"PostgreSQL store: {_first_line(exc)}") from exc
+            except PoolTimeout as exc:
+                raise StoreUnavailable(f"PostgreSQL store: no connection ({exc})") from exc
+        raise StoreUnavailable(f"PostgreSQL store: writers kept colliding ({ATTEMPTS} tries)")
+
+    @asynccontextmanager
+    async def _connection(self, transaction: bool) -> AsyncIterator[q.Connection]:
+        async with self._pool.connection() as db:
+            if not transaction:
+                yield db
+                return
+            async with db.transaction():
+                yield db
+
+    async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
+        """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped."""
+        if not events:
+            return []
+        return await self._run(
+            lambda db: q.apply(db, tenant, events, ingested_at), transaction=True
+        )
+
+    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+        """The student's snapshot (cached while its version stands) with `as_of`'s tail."""
+        key = (tenant, student_id)
+        cached = self._cache.get(key)
+        current = await self._run(lambda db: q.version(db, tenant, student_id))
+        if current is None:
+            self._cache.pop(key, None)
+            return None
+        aggregates: StudentAggregates | None
+        if cached is not None and cached[0] == current:
+            self._cache.move_to_end(key)
+            aggregates = cached[1]
+        else:
+            aggregates = await self._fresh_snapshot(tenant, student_id)
+        if aggregates is None:
+            return None
+        if not aggregates.scores_on(day_of(as_of)):
+            return aggregates
+        later = await self._run(lambda db: q.tail(db, tenant, student_id, as_of))
+        return aggregates.with_tail(later)
+
+    async def _fresh_snapshot(self, tenant: str, student_id: str) -> StudentAggregates | None:
+        async def work(db: q.Connection) -> tuple[int, StudentAggregates] | None:
+            await db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return await q.snapshot(db, tenant, student_id)
+
+        fresh = await self._run(work, transaction=True)
+        key = (tenant, student_id)
+        if fresh is None:
+            self._cache.pop(key, None)
+            return None
+        if self._cache_size > 0:
+            self._cache[key] = fresh
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return fresh[1]
+
+    async def students(self, tenant: str) -> list[str]:
+        """Ids of the tenant's students, sorted."""
+
+        async def work(db: q.Connection) -> list[str]:
+            cursor = await db.execute(
+                "SELECT student_id FROM versions WHERE tenant = %s ORDER BY 1", (tenant,)
+            )
+            return [row[0] for row in await cursor.fetchall()]
+
+        return await self._run(work)
+
+    async def delete_student(self, tenant: str, student_id: str) -> int:
+        """Delete every row of the student in one transaction."""
+        removed = await self._run(
+            lambda db: q.delete_student(db, tenant, student_id), transaction=True
+        )
+        self._cache.pop((tenant, student_id), None)
+        return removed
+
+    async def purge(self, before: int) -> int:
+        """Delete raw event records ingested before `before`; the aggregates stay."""
+
+        async def work(db: q.Connection) -> int:
+            cursor = await db.execute("DELETE FROM events WHERE ingested_at < %s", (before,))
+            return cursor.rowcount
+
+        return await self._run(work)
+
+    async def ping(self) -> None:
+        """Run a trivial query on a pooled connection."""
+        await self._run(lambda db: db.execute("SELECT 1"))
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._pool.close()
+
+
+def _where(url: str) -> str:
+    """host:port/db of a URL, without credentials."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,162 @@
+"""PostgreSQL statements and the migration runner, on a plain psycopg connection.
+
+Migrations are the SQL files in `migrations/postgres/`, applied in file-name order inside
+one transaction under an advisory lock (so replicas starting together migrate once), and
+recorded in `schema_migrations`.
+"""
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from mastery_engine.core.aggregates import StudentAggregates
+from mastery_engine.core.events import Event
+from mastery_engine.core.instants import day_of, end_of_day
+from mastery_engine.stores import rows
+from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
+
+Connection = AsyncConnection[tuple[Any, ...]]
+STUDENT_TABLES = ("events", "scores", "completions", "activity", "skills", "versions")
+MOMENTS_SQL = ", ".join(MOMENT_COLUMNS)
+UPSERT_SCORES = (
+    f"INSERT INTO scores VALUES (%s, %s, %s, %s, %s, %s, {', '.join(['%s'] * len(MOMENT_COLUMNS))})"
+    " ON CONFLICT (tenant, student_id, date, component, skill_id) DO UPDATE SET"
+    " n = scores.n + EXCLUDED.n, "
+    + ", ".join(f"{c} = scores.{c} + EXCLUDED.{c}" for c in MOMENT_COLUMNS)
+)
+UPSERT_COMPLETIONS = (
+    "INSERT INTO completions VALUES (%s, %s, %s, %s, %s)"
+    " ON CONFLICT (tenant, student_id, skill_id, exercise_id)"
+    " DO UPDATE SET first_at = LEAST(completions.first_at, EXCLUDED.first_at)"
+)
+UPSERT_ACTIVITY = (
+    "INSERT INTO activity VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant, student_id, date)"
+    " DO UPDATE SET first_at = LEAST(activity.first_at, EXCLUDED.first_at),"
+    " events = activity.events + EXCLUDED.events"
+)
+UPSERT_SKILLS = (
+    "INSERT INTO skills VALUES (%s, %s, %s, %s) ON CONFLICT (tenant, student_id, skill_id)"
+    " DO UPDATE SET first_at = LEAST(skills.first_at, EXCLUDED.first_at)"
+)
+UPSERT_VERSIONS = (
+    "INSERT INTO versions SELECT %s, s, %s FROM unnest(%s::text[]) AS s"
+    " ON CONFLICT (tenant, student_id) DO UPDATE SET version = EXCLUDED.version"
+)
+INSERT_EVENTS = (
+    "INSERT INTO events SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[],"
+    " %s::bigint[], %s::bigint[], %s::text[]) ON CONFLICT (tenant, id) DO NOTHING RETURNING id"
+)
+WHERE_STUDENT = " WHERE tenant = %s AND student_id = %s"
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, SQL) of every shipped migration, in order."""
+    folder = resources.files("mastery_engine.stores") / "migrations" / "postgres"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+async def migrate(db: Connection, schema: str) -> list[str]:
+    """Create the schema and apply the migrations it has not seen; their names."""
+    applied: list[str] = []
+    async with db.transaction():
+        await db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mastery:{schema}",))
+        await db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+            " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        cursor = await db.execute("SELECT version FROM schema_migrations")
+        done = {row[0] for row in await cursor.fetchall()}
+        for version, name, text in migrations():
+            if version in done:
+                continue
+            await db.execute(text.encode())
+            await db.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
+            )
+            applied.append(name)
+    return applied
+
+
+async def apply(db: Connection, tenant: str, events: Sequence[Event], now: int) -> list[bool]:
+    """Store the new events and add them up, in the caller's transaction."""
+    first = list({e.id: e for e in reversed(events)}.values())  # first occurrence per id
+    first.sort(key=lambda e: e.id)  # one lock order for every writer
+    columns: list[list[Any]] = [[], [], [], [], [], []]
+    for e in first:
+        values = (e.id, e.student_id, e.type.value, e.occurred_at, now, rows.event_body(e))
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    cursor = await db.execute(INSERT_EVENTS, (tenant, *columns))
+    inserted = {row[0] for row in await cursor.fetchall()}
+    new = [e for e in first if e.id in inserted]
+    await _upsert(db, tenant, rows.batch_rows(new))
+    return rows.fresh_flags(events, {e.id for e in events} - inserted)
+
+
+async def _upsert(db: Connection, tenant: str, batch: rows.BatchRows) -> None:
+    async with db.cursor() as cursor:
+        for statement, found in (
+            (UPSERT_SCORES, batch.scores),
+            (UPSERT_COMPLETIONS, batch.completions),
+            (UPSERT_ACTIVITY, batch.activity),
+            (UPSERT_SKILLS, batch.skills),
+        ):
+            if found:
+                await cursor.executemany(statement, [(tenant, *r) for r in sorted(found)])
+    if batch.students:
+        number = await (await db.execute("SELECT nextval('batch_numbers')")).fetchone()
+        assert number is not None
+        await db.execute(UPSERT_VERSIONS, (tenant, number[0], sorted(batch.students)))
+
+
+async def version(db: Connection, tenant: str, student: str) -> int | None:
+    """The number of the last batch that touched the student; None for an unknown student."""
+    cursor = await db.execute("SELECT version FROM versions" + WHERE_STUDENT, (tenant, student))
+    row = await cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def snapshot(
+    db: Connection, tenant: str, student: str
+) -> tuple[int, StudentAggregates] | None:
+    """Every aggregate of a student with its version, in the caller's (repeatable) snapshot."""
+    found = await version(db, tenant, student)
+    if found is None:
+        return None
+    key = (tenant, student)
+
+    async def fetch(query: str) -> list[tuple[Any, ...]]:
+        cursor = await db.execute(query + WHERE_STUDENT, key)
+        return await cursor.fetchall()
+
+    activity = await fetch("SELECT date::text, first_at FROM activity")
+    scores = await fetch(f"SELECT date::text, component, skill_id, n, {MOMENTS_SQL} FROM scores")
+    done = await fetch("SELECT skill_id, exercise_id, first_at FROM completions")
+    skills = await fetch("SELECT skill_id, first_at FROM skills")
+    return found, rows.aggregates_from_rows(activity, scores, done, skills)
+
+
+async def tail(db: Connection, tenant: str, student: str, as_of: int) -> tuple[Event, ...]:
+    """The student's quiz and review events later on `as_of`'s UTC day than `as_of`."""
+    cursor = await db.execute(
+        "SELECT body, occurred_at FROM events" + WHERE_STUDENT + " AND occurred_at > %s"
+        " AND occurred_at <= %s AND type = ANY(%s)",
+        (tenant, student, as_of, end_of_day(day_of(as_of)), list(SCORE_TYPES)),
+    )
+    return tuple(rows.restore(body, at) for body, at in await cursor.fetchall())
+
+
+async def delete_student(db: Connection, tenant: str, student: str) -> int:
+    """Delete every row of the student, in the caller's transaction."""
+    removed = 0
+    for table in STUDENT_TABLES:
+        cursor = await db.execute(f"DELETE FROM {table}" + WHERE_STUDENT, (tenant, student))
+        removed += cursor.rowcount
+    return removed
