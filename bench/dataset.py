@@ -17,6 +17,8 @@ SKILLS = (
     "errors",
     "libraries",
 )
+# The seed's scale: 10 skills per student (the track's 8 plus two of a school's own).
+TEN_SKILLS = (*SKILLS, "testing", "async")
 ERROR_TYPES = ("TypeError", "NameError", "IndexError", "KeyError", "SyntaxError")
 EVENT_GAP = timedelta(minutes=4)
 Item = tuple[str, dict[str, Any]]
@@ -48,12 +50,14 @@ def profile(seed: int, index: int) -> Profile:
     )
 
 
-def skill_for(rng: random.Random, who: Profile, progress: float) -> str:
+def skill_for(
+    rng: random.Random, who: Profile, progress: float, skills: tuple[str, ...] = SKILLS
+) -> str:
     """The skill of a study day: where the student's pace has got to, sometimes a review."""
-    reached = min(len(SKILLS) - 1, int(progress * who.pace * len(SKILLS)))
+    reached = min(len(skills) - 1, int(progress * who.pace * len(skills)))
     if reached > 0 and rng.random() < 0.2:
-        return SKILLS[rng.randrange(reached)]
-    return SKILLS[reached]
+        return skills[rng.randrange(reached)]
+    return skills[reached]
 
 
 def _score(rng: random.Random, mean: float) -> float:
@@ -92,14 +96,16 @@ def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def student_day(seed: int, index: int, days_ago: int, progress: float) -> list[dict[str, Any]]:
+def student_day(
+    seed: int, index: int, days_ago: int, progress: float, skills: tuple[str, ...] = SKILLS
+) -> list[dict[str, Any]]:
     """The events of one student on one UTC day (possibly none), fully determined by the seed."""
     who = profile(seed, index)
     rng = random.Random(f"{seed}:{index}:{days_ago}")
     day = midnight_days_ago(days_ago)
     if rng.random() > who.active_share:
         return []
-    skill = skill_for(rng, who, progress)
+    skill = skill_for(rng, who, progress, skills)
     start = day + timedelta(seconds=rng.randrange(7 * 3600, 20 * 3600))
     sid = student_id(index)
     events = []

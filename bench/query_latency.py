@@ -56,6 +56,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--settle", type=float, default=5.0, help="seconds left out of the steady-state figures"
     )
+    parser.add_argument("--store-url", help="serve from this store instead of a fresh SQLite file")
+    parser.add_argument(
+        "--preloaded", action="store_true", help="the store already holds this data set"
+    )
+    parser.add_argument("--result-name", default="query_latency", help="bench/results/NAME.json")
     return parser.parse_args()
 
 
@@ -268,6 +273,20 @@ def verdicts(rows: list[dict[str, Any]]) -> dict[str, str]:
     return found
 
 
+def prepare(service: ServiceProcess, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Load the data set through the API unless the store already holds it."""
+    print(f"store: {service.store_url.split('?')[0]}", flush=True)
+    if args.preloaded:
+        return {"events": "preloaded", "students": args.students, "days": args.days}
+    print(
+        f"loading {args.students} students x {args.days} days through POST /v1/events ...",
+        flush=True,
+    )
+    data = load(service.url, args) | {"students": args.students, "days": args.days}
+    data["db_mb"] = sum(p.stat().st_size for p in tmp.glob("bench.db*")) / 2**20
+    return data
+
+
 def main() -> None:
     """Start the service, load the data, measure, print and save the figures."""
     args = parse_args()
@@ -275,16 +294,13 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="mastery-bench-") as tmp,
         ServiceProcess(
-            Path(tmp), workers=args.workers, store_options=args.store_options
+            Path(tmp),
+            workers=args.workers,
+            store_options=args.store_options,
+            store_url=args.store_url,
         ) as service,
     ):
-        print(
-            f"loading {args.students} students x {args.days} days through POST /v1/events ...",
-            flush=True,
-        )
-        print(f"store URL options: {args.store_options or '(defaults)'}", flush=True)
-        data = load(service.url, args) | {"students": args.students, "days": args.days}
-        data["db_mb"] = sum(p.stat().st_size for p in Path(tmp).glob("bench.db*")) / 2**20
+        data = prepare(service, Path(tmp), args)
         report.print_table("Data set", list(data), [list(data.values())])
         rows = open_loop(service, args)
         print_open_loop(rows)
@@ -300,7 +316,7 @@ def main() -> None:
         figures["data"] = data
         figures |= {"open_loop": rows, "wrk": wrk_rows}
         report.write_result(
-            "query_latency", figures | {"server_peak_rss_mb": peak, "verdict": verdicts(rows)}
+            args.result_name, figures | {"server_peak_rss_mb": peak, "verdict": verdicts(rows)}
         )
 
 

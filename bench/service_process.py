@@ -22,14 +22,19 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """Starts the service on `workdir/bench.db` (auth off, URL options given) and stops it."""
+    """Starts the service on `workdir/bench.db` or a given store URL (auth off); stops it."""
 
     def __init__(
-        self, workdir: Path, port: int | None = None, workers: int = 1, store_options: str = ""
+        self,
+        workdir: Path,
+        port: int | None = None,
+        workers: int = 1,
+        store_options: str = "",
+        store_url: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.workers = workers
-        self.store_url = f"sqlite:///{workdir / 'bench.db'}" + (
+        self.store_url = store_url or f"sqlite:///{workdir / 'bench.db'}" + (
             f"?{store_options}" if store_options else ""
         )
         self.port = port or free_port()
