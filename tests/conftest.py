@@ -59,7 +59,7 @@ def service(store: Store) -> MasteryService:
 @pytest.fixture
 def client(backend_url: str) -> Iterator[TestClient]:
     """An API client on a fresh store of each backend, clock fixed at NOW."""
-    settings = Settings(store_url=backend_url)
+    settings = Settings(store_url=backend_url, auth="off")
     with TestClient(create_app(settings, clock=fixed_clock())) as test_client:
         yield test_client
 

@@ -55,7 +55,9 @@ event_like = st.fixed_dictionaries(
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(store_url="memory://"), clock=fixed_clock())) as client:
+    with TestClient(
+        create_app(Settings(store_url="memory://", auth="off"), clock=fixed_clock())
+    ) as client:
         yield client
 
 
@@ -160,7 +162,7 @@ def test_calendar_edges(api: TestClient, path: str, status: int) -> None:
 
 
 def test_a_one_day_half_life_years_later(tmp_path: object) -> None:
-    settings = Settings(store_url="memory://", half_life_days=1.0)
+    settings = Settings(store_url="memory://", half_life_days=1.0, auth="off")
     with TestClient(create_app(settings, clock=fixed_clock())) as client:
         client.post("/v1/events", json=GOOD)
         late = client.get("/v1/students/s/skills/basics/mastery?as_of=2031-01-01").json()

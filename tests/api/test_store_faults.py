@@ -14,7 +14,7 @@ from tests.conftest import event, fixed_clock
 
 def test_locked_sqlite_answers_503_then_recovers(tmp_path: Path) -> None:
     db = tmp_path / "locked.db"
-    settings = Settings(store_url=f"sqlite:///{db}?busy_timeout_ms=200")
+    settings = Settings(store_url=f"sqlite:///{db}?busy_timeout_ms=200", auth="off")
     batch = [
         event(f"b{i}", "quiz.graded", "2026-03-19T10:00:00Z", quiz_id="q", score=1.0)
         for i in range(3)
@@ -42,7 +42,7 @@ def test_locked_sqlite_answers_503_then_recovers(tmp_path: Path) -> None:
 
 
 def test_bad_sqlite_options_are_refused(tmp_path: Path) -> None:
-    settings = Settings(store_url=f"sqlite:///{tmp_path}/x.db?busy=1")
+    settings = Settings(store_url=f"sqlite:///{tmp_path}/x.db?busy=1", auth="off")
     with (
         pytest.raises(InvalidConfig, match="unknown SQLite URL options"),
         TestClient(create_app(settings)),

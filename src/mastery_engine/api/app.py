@@ -1,15 +1,20 @@
 """`create_app(settings)`: the FastAPI application and its lifespan."""
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from mastery_engine import __version__
 from mastery_engine.api import errors
+from mastery_engine.api.auth import TokenVerifier
+from mastery_engine.api.guards import IngestLimiter, SecurityHeaders
 from mastery_engine.api.routes import events, health, students
+from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.demo import demo_events
 from mastery_engine.service import MasteryService, Status, wall_clock_us
 from mastery_engine.settings import Settings
@@ -22,7 +27,9 @@ GC_FULL_EVERY = 1_000  # middle collections per full one (default: 10)
 DESCRIPTION = """Tracks how well each student masters each skill, from learning events.
 
 Send events to `POST /v1/events`; read mastery under `/v1/students/{student_id}`.
-While authentication is off, the tenant is the `X-Tenant-ID` header (default `default`).
+Authenticate with `Authorization: Bearer <JWT>` (claims `sub`, `exp`, `tenant`, `roles`);
+the tenant always comes from the token. While authentication is off (local use only), the
+tenant is the `X-Tenant-ID` header (default `default`).
 """
 
 
@@ -37,6 +44,43 @@ async def load_demo(service: MasteryService, tenant: str) -> None:
     log.info("demo: loaded %d events for %d students", report.count(Status.ACCEPTED), students)
 
 
+def authentication(settings: Settings, client: httpx.AsyncClient) -> TokenVerifier | None:
+    """The token verifier, or None (loudly) when authentication is off."""
+    if settings.auth == "off":
+        log.warning(
+            "authentication is OFF (MASTERY_AUTH=off): any caller can read and write"
+            " any tenant named in X-Tenant-ID; do not expose this port"
+        )
+        return None
+    verifier = TokenVerifier(settings, client)
+    log.info("authentication: Bearer JWT, algorithms %s", ", ".join(verifier.algorithms))
+    return verifier
+
+
+async def purge_periodically(service: MasteryService, settings: Settings) -> None:
+    """Drop expired raw events now and then; a failed pass is logged and tried next time."""
+    if settings.purge_interval_seconds <= 0:
+        return
+    while True:
+        await asyncio.sleep(settings.purge_interval_seconds)
+        try:
+            removed = await service.purge()
+        except StoreUnavailable as exc:
+            log.warning("retention purge skipped: %s", exc.message)
+            continue
+        log.info(
+            "retention purge: %d raw event records older than %d days removed",
+            removed,
+            settings.retention_days,
+        )
+
+
+def redacted(url: str) -> str:
+    """A store URL without credentials or options."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2].split('?')[0]}"
+
+
 def create_app(
     settings: Settings | None = None, clock: Callable[[], int] = wall_clock_us
 ) -> FastAPI:
@@ -45,16 +89,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_service(settings, clock) as service:
+        async with open_service(settings, clock) as service, httpx.AsyncClient() as client:
             app.state.service = service
-            if settings.auth == "off":
-                log.warning(
-                    "authentication is OFF (MASTERY_AUTH=off): any caller can read and write"
-                    " any tenant named in X-Tenant-ID; do not expose this port"
-                )
+            app.state.verifier = authentication(settings, client)
+            app.state.limiter = IngestLimiter(
+                settings.ingest_rate_limit, settings.rate_limit_storage
+            )
             if settings.demo:
                 await load_demo(service, settings.default_tenant)
-            log.info("serving on store %s", settings.store_url)
+            log.info("serving on store %s", redacted(settings.store_url))
+            purging = asyncio.create_task(purge_periodically(service, settings))
             # Everything built so far lives as long as the process: keep it out of the cycle
             # collector's full passes, and make those passes rare. Cached snapshots hold
             # ~200 tracked objects per student; a full pass over them stalls every request.
@@ -65,6 +109,7 @@ def create_app(
             try:
                 yield
             finally:
+                purging.cancel()
                 gc.set_threshold(*thresholds)
                 gc.unfreeze()
 
@@ -75,6 +120,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.include_router(events.router)
     app.include_router(students.router)

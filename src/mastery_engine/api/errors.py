@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from mastery_engine.core.errors import (
+    Forbidden,
     InvalidConfig,
     InvalidEvent,
     InvalidRequest,
@@ -15,7 +16,9 @@ from mastery_engine.core.errors import (
     MasteryError,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     StoreUnavailable,
+    Unauthenticated,
 )
 
 log = logging.getLogger(__name__)
@@ -28,7 +31,27 @@ STATUS: dict[type[MasteryError], int] = {
     PayloadTooLarge: 413,
     NotFound: 404,
     StoreUnavailable: 503,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    RateLimited: 429,
 }
+REALM = 'Bearer realm="mastery-engine"'
+
+
+def headers_of(exc: MasteryError) -> dict[str, str] | None:
+    """Headers a status needs: how to authenticate, when to come back."""
+    if isinstance(exc, Unauthenticated):
+        if exc.field == "Authorization" and "missing" in exc.message:
+            return {"WWW-Authenticate": REALM}  # RFC 6750 3.1: no error code without a token
+        description = exc.message.replace('"', "'")
+        return {
+            "WWW-Authenticate": f'{REALM}, error="invalid_token", error_description="{description}"'
+        }
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, StoreUnavailable):
+        return {"Retry-After": "1"}
+    return None
 
 
 def error_body(message: str, code: str, field: str | None = None) -> dict[str, str | None]:
@@ -44,7 +67,7 @@ def status_of(exc: MasteryError) -> int:
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MasteryError)
     status = status_of(exc)
-    headers = {"Retry-After": "1"} if status == 503 else None
+    headers = headers_of(exc)
     if status == 503:
         log.warning("store unavailable on %s: %s", request.url.path, exc.message)
     return JSONResponse(error_body(exc.message, exc.code, exc.field), status, headers=headers)

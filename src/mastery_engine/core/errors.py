@@ -52,3 +52,25 @@ class StoreUnavailable(MasteryError):
     """The state store cannot be reached; the operation may be retried."""
 
     code = "store_unavailable"
+
+
+class Unauthenticated(MasteryError):
+    """The request carries no valid credentials."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(MasteryError):
+    """The caller is known but may not do this."""
+
+    code = "forbidden"
+
+
+class RateLimited(MasteryError):
+    """The tenant sent more than its share; `retry_after` seconds until it may again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -5,7 +5,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 
-from mastery_engine.api.deps import Service, Tenant, get_settings
+from mastery_engine.api.deps import IngestTenant, Service, get_settings
+from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import EventIn, IngestResponse, ingest_body
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, MalformedBody, PayloadTooLarge
@@ -68,9 +69,11 @@ def decode(body: bytes) -> Any:
         422: {"description": "A lone event breaks the contract"},
     },
 )
-async def post_events(request: Request, service: Service, tenant: Tenant) -> FastJSON:
+async def post_events(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
     """Validate and apply events; duplicates (same id in this tenant) change nothing."""
     payload = decode(await read_limited(request, get_settings(request).max_body_bytes))
+    limiter: IngestLimiter = request.app.state.limiter
+    await limiter.spend(tenant, len(payload) if isinstance(payload, list) else 1)
     if isinstance(payload, dict):
         report = await service.ingest(tenant, [payload])
         only = report.results[0]

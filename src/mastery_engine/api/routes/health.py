@@ -25,8 +25,8 @@ async def readyz(service: Service, settings: AppSettings) -> JSONResponse:
     try:
         await service.store.ping()
     except StoreUnavailable as exc:
-        check = {"backend": backend, "status": "unavailable", "error": exc.message}
-        return JSONResponse({"status": "unavailable", "checks": {"store": check}}, 503)
+        failed = {"backend": backend, "status": "unavailable", "error": exc.message}
+        return JSONResponse({"status": "unavailable", "checks": {"store": failed}}, 503)
     elapsed = round((time.perf_counter() - started) * 1000, 3)
-    check = {"backend": backend, "status": "ok", "latency_ms": elapsed}
+    check: dict[str, object] = {"backend": backend, "status": "ok", "latency_ms": elapsed}
     return JSONResponse({"status": "ready", "checks": {"store": check}})

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from mastery_engine.api.deps import Service, Tenant
+from mastery_engine.api.deps import ClassTenant, Service, StudentReader
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import (
     HistoryOut,
@@ -30,18 +30,18 @@ DEFAULT_HISTORY_DAYS = 30
 
 
 @router.get("", summary="Students of the tenant")
-async def list_students(service: Service, tenant: Tenant) -> FastJSON:
+async def list_students(service: Service, tenant: ClassTenant) -> FastJSON:
     """Ids of every student with events in the caller's tenant."""
     return FastJSON({"students": await service.students(tenant)})
 
 
 @router.get("/{student_id}/mastery", response_model=StudentMasteryOut, summary="All skills")
 async def student_mastery(
-    student_id: str, service: Service, tenant: Tenant, as_of: AsOf = None
+    student_id: str, service: Service, caller: StudentReader, as_of: AsOf = None
 ) -> FastJSON:
     """Every curriculum skill, plus any other skill the student has events for."""
     at = parse_as_of(as_of) if as_of is not None else None
-    return FastJSON(student_body(await service.mastery(tenant, student_id, at)))
+    return FastJSON(student_body(await service.mastery(caller.tenant, student_id, at)))
 
 
 @router.get(
@@ -50,11 +50,15 @@ async def student_mastery(
     summary="One skill, explained",
 )
 async def skill_mastery(
-    student_id: str, skill_id: str, service: Service, tenant: Tenant, as_of: AsOf = None
+    student_id: str,
+    skill_id: str,
+    service: Service,
+    caller: StudentReader,
+    as_of: AsOf = None,
 ) -> FastJSON:
     """Mastery of one skill, its components, weights, contributions and best next step."""
     at = parse_as_of(as_of) if as_of is not None else None
-    mastery, explanation = await service.skill_mastery(tenant, student_id, skill_id, at)
+    mastery, explanation = await service.skill_mastery(caller.tenant, student_id, skill_id, at)
     return FastJSON(
         {
             "student_id": student_id,
@@ -74,7 +78,7 @@ async def skill_history(
     student_id: str,
     skill_id: str,
     service: Service,
-    tenant: Tenant,
+    caller: StudentReader,
     from_: Annotated[
         str | None, Query(alias="from", description="First UTC date; default to - 29 days")
     ] = None,
@@ -83,5 +87,5 @@ async def skill_history(
     """One point per UTC day from `from` to `to` inclusive, each at the end of its day."""
     last = parse_date(to, "to") if to is not None else service.today()
     first = parse_date(from_, "from") if from_ is not None else last - DEFAULT_HISTORY_DAYS + 1
-    points = await service.history(tenant, student_id, skill_id, range(first, last + 1))
+    points = await service.history(caller.tenant, student_id, skill_id, range(first, last + 1))
     return FastJSON(history_body(student_id, skill_id, points))
