@@ -84,7 +84,10 @@ def test_migrate_brings_a_postgres_schema_up_to_date(tmp_path: Path) -> None:
         env = {"MASTERY_STORE_URL": url, "MASTERY_LOG_LEVEL": "WARNING"}
         migrated = CliRunner().invoke(app, ["migrate"], env=env)
         assert migrated.exit_code == 0, migrated.output
-        assert "postgresql store is up to date: 0001_initial.sql" in migrated.output
+        assert (
+            "postgresql store is up to date: 0001_initial.sql, 0002_config_and_audit.sql"
+            in migrated.output
+        )
 
 
 def test_purge_reports_what_it_removed(tmp_path: Path, env: dict[str, str]) -> None:

@@ -242,3 +242,33 @@ async def test_every_aggregate_kind_round_trips(store: Store) -> None:
             assert stored.n == moments.n
             assert stored.w == pytest.approx(moments.w, rel=1e-12, abs=1e-15)
             assert stored.s == pytest.approx(moments.s, rel=1e-12, abs=1e-15)
+
+
+async def test_events_of_lists_the_kept_raw_events_oldest_first(store: Store) -> None:
+    await store.apply("t", [ev("b", "2026-03-02T10:00:00Z"), ev("a", "2026-03-01T10:00:00Z")], NOW)
+    await store.apply("t", [ev("x", student="s-2")], NOW)
+    kept = await store.events_of("t", "s-1")
+    assert [(s.event.id, s.ingested_at) for s in kept] == [("a", NOW), ("b", NOW)]
+    assert kept[0].event.score == 0.5
+    assert await store.events_of("t", "nobody") == []
+    assert await store.events_of("other", "s-1") == []
+
+
+async def test_config_documents_are_per_tenant(store: Store) -> None:
+    assert await store.get_config("t") is None
+    document = {"weights": {"completion": 0.5, "quiz": 0.5}, "skills": [{"id": "a"}]}
+    await store.put_config("t", document)
+    await store.put_config("u", {"half_life_days": 7})
+    assert await store.get_config("t") == document
+    await store.put_config("t", {"half_life_days": 10.5})
+    assert await store.get_config("t") == {"half_life_days": 10.5}
+    assert await store.get_config("u") == {"half_life_days": 7}
+
+
+async def test_audit_log_is_per_tenant_newest_first(store: Store) -> None:
+    for i in range(5):
+        await store.audit("t", {"action": "export", "n": i})
+    await store.audit("u", {"action": "erase"})
+    assert [e["n"] for e in await store.audit_log("t", 3)] == [4, 3, 2]
+    assert await store.audit_log("u", 10) == [{"action": "erase"}]
+    assert await store.audit_log("v", 10) == []

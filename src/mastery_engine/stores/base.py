@@ -1,10 +1,17 @@
 """The `Store` port: a handful of batch-first async methods every backend implements."""
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
+
+
+class StoredEvent(NamedTuple):
+    """A raw event as kept, with when it was ingested."""
+
+    event: Event
+    ingested_at: int
 
 
 class Store(Protocol):
@@ -28,6 +35,26 @@ class Store(Protocol):
 
     async def delete_student(self, tenant: str, student_id: str) -> int:
         """Remove every record of a student; the number of records removed."""
+        ...
+
+    async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
+        """The student's raw events still kept, oldest first (for export)."""
+        ...
+
+    async def get_config(self, tenant: str) -> dict[str, Any] | None:
+        """The tenant's configuration document, or None when it has none."""
+        ...
+
+    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
+        """Replace the tenant's configuration document."""
+        ...
+
+    async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
+        """Append an entry to the tenant's audit log."""
+        ...
+
+    async def audit_log(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        """The tenant's latest audit entries, newest first."""
         ...
 
     async def purge(self, before: int) -> int:

@@ -1,10 +1,13 @@
 """In-process store: the reference backend, and the fake the other layers test with."""
 
+import copy
 from collections.abc import Sequence
+from typing import Any
 
 from mastery_engine.core.aggregates import AggregateBuilder, StudentAggregates, contribution
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
+from mastery_engine.stores.base import StoredEvent
 
 
 class MemoryStore:
@@ -15,6 +18,8 @@ class MemoryStore:
         self._events: dict[tuple[str, str], list[Event]] = {}
         self._aggregates: dict[tuple[str, str], AggregateBuilder] = {}
         self._snapshots: dict[tuple[str, str], StudentAggregates] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
+        self._audit: dict[str, list[dict[str, Any]]] = {}
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
         """Apply a batch; no await inside, so it is atomic for the event loop."""
@@ -60,6 +65,29 @@ class MemoryStore:
         self._snapshots.pop((tenant, student_id), None)
         builder = self._aggregates.pop((tenant, student_id), None)
         return len(events) + (builder is not None)
+
+    async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
+        """The student's kept raw events, oldest first."""
+        events = self._events.get((tenant, student_id), [])
+        kept = [StoredEvent(e, self._seen[(tenant, e.id)]) for e in events]
+        return sorted(kept, key=lambda s: (s.event.occurred_at, s.event.id))
+
+    async def get_config(self, tenant: str) -> dict[str, Any] | None:
+        """A copy of the tenant's configuration document."""
+        found = self._configs.get(tenant)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
+        """Keep a copy of the document."""
+        self._configs[tenant] = copy.deepcopy(config)
+
+    async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
+        """Append a copy of the entry."""
+        self._audit.setdefault(tenant, []).append(copy.deepcopy(entry))
+
+    async def audit_log(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        """The latest entries, newest first."""
+        return [copy.deepcopy(e) for e in reversed(self._audit.get(tenant, [])[-limit:])]
 
     async def purge(self, before: int) -> int:
         """Forget raw events and de-duplication records ingested before `before`."""

@@ -10,12 +10,13 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors
 from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from mastery_engine.core.aggregates import StudentAggregates
@@ -23,6 +24,7 @@ from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
 from mastery_engine.stores import postgres_sql as q
+from mastery_engine.stores.base import StoredEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -195,6 +197,39 @@ class PostgresStore:
         )
         self._cache.pop((tenant, student_id), None)
         return removed
+
+    async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
+        """The student's kept raw events, oldest first."""
+        return await self._run(lambda db: q.events_of(db, tenant, student_id))
+
+    async def get_config(self, tenant: str) -> dict[str, Any] | None:
+        """The tenant's configuration document."""
+        sql = "SELECT body FROM tenant_config WHERE tenant = %s"
+        found = await self._run(lambda db: q.one_value(db, sql, (tenant,)))
+        return None if found is None else dict(found)
+
+    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
+        """Replace the tenant's configuration document."""
+        sql = (
+            "INSERT INTO tenant_config VALUES (%s, %s)"
+            " ON CONFLICT (tenant) DO UPDATE SET body = EXCLUDED.body"
+        )
+        await self._run(lambda db: db.execute(sql, (tenant, Jsonb(config))))
+
+    async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
+        """Append an audit entry."""
+        sql = "INSERT INTO audit (tenant, body) VALUES (%s, %s)"
+        await self._run(lambda db: db.execute(sql, (tenant, Jsonb(entry))))
+
+    async def audit_log(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        """The latest audit entries, newest first."""
+
+        async def work(db: q.Connection) -> list[dict[str, Any]]:
+            sql = "SELECT body FROM audit WHERE tenant = %s ORDER BY seq DESC LIMIT %s"
+            cursor = await db.execute(sql, (tenant, limit))
+            return [dict(row[0]) for row in await cursor.fetchall()]
+
+        return await self._run(work)
 
     async def purge(self, before: int) -> int:
         """Delete raw event records ingested before `before`; the aggregates stay."""

@@ -15,6 +15,7 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
+from mastery_engine.stores.base import StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 
 Connection = AsyncConnection[tuple[Any, ...]]
@@ -160,3 +161,21 @@ async def delete_student(db: Connection, tenant: str, student: str) -> int:
         cursor = await db.execute(f"DELETE FROM {table}" + WHERE_STUDENT, (tenant, student))
         removed += cursor.rowcount
     return removed
+
+
+async def events_of(db: Connection, tenant: str, student: str) -> list[StoredEvent]:
+    """The student's kept raw events, oldest first."""
+    cursor = await db.execute(
+        "SELECT body, occurred_at, ingested_at FROM events"
+        + WHERE_STUDENT
+        + " ORDER BY occurred_at, id",
+        (tenant, student),
+    )
+    found = await cursor.fetchall()
+    return [StoredEvent(rows.restore(body, at), ingested) for body, at, ingested in found]
+
+
+async def one_value(db: Connection, query: str, parameters: tuple[Any, ...]) -> Any:
+    """The first column of the first row, or None."""
+    row = await (await db.execute(query, parameters)).fetchone()
+    return None if row is None else row[0]

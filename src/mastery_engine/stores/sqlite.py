@@ -7,12 +7,13 @@ them against the student's version row, so several processes can share one file.
 """
 
 import asyncio
+import json
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from mastery_engine.core.aggregates import StudentAggregates
@@ -20,6 +21,7 @@ from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
 from mastery_engine.stores import sqlite_tables as tables
+from mastery_engine.stores.base import StoredEvent
 
 T = TypeVar("T")
 OPTIONS = {"busy_timeout_ms": 10_000, "cache_students": 2_000}
@@ -155,6 +157,32 @@ class SQLiteStore:
         removed = await self._write(work)
         self._cache.pop((tenant, student_id), None)
         return removed
+
+    async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
+        """The student's kept raw events, oldest first."""
+        return self._read(lambda db: tables.events_of(db, tenant, student_id))
+
+    async def get_config(self, tenant: str) -> dict[str, Any] | None:
+        """The tenant's configuration document."""
+        sql = "SELECT body FROM tenant_config WHERE tenant = ?"
+        row = self._read(lambda db: db.execute(sql, (tenant,)).fetchone())
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
+        """Replace the tenant's configuration document."""
+        sql = "INSERT OR REPLACE INTO tenant_config VALUES (?, ?)"
+        await self._write(lambda db: db.execute(sql, (tenant, json.dumps(config))))
+
+    async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
+        """Append an audit entry."""
+        sql = "INSERT INTO audit (tenant, body) VALUES (?, ?)"
+        await self._write(lambda db: db.execute(sql, (tenant, json.dumps(entry))))
+
+    async def audit_log(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        """The latest audit entries, newest first."""
+        sql = "SELECT body FROM audit WHERE tenant = ? ORDER BY seq DESC LIMIT ?"
+        found = self._read(lambda db: db.execute(sql, (tenant, limit)).fetchall())
+        return [dict(json.loads(body)) for (body,) in found]
 
     async def purge(self, before: int) -> int:
         """Delete raw event records ingested before `before`."""

@@ -14,9 +14,10 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
+from mastery_engine.stores.base import StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MOMENT_DDL = ", ".join(f"{c} REAL NOT NULL" for c in MOMENT_COLUMNS)
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -45,6 +46,10 @@ CREATE TABLE IF NOT EXISTS versions (
     tenant TEXT NOT NULL, student_id TEXT NOT NULL, version INTEGER NOT NULL,
     PRIMARY KEY (tenant, student_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY AUTOINCREMENT);
+CREATE TABLE IF NOT EXISTS tenant_config (tenant TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant, seq);
 """
 # Schema 1 had no `versions`: existing students start at 0, below every batch number.
 MIGRATE_TO_2 = "INSERT OR IGNORE INTO versions SELECT DISTINCT tenant, student_id, 0 FROM activity"
@@ -93,8 +98,9 @@ def create(db: sqlite3.Connection) -> None:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
-        if found < SCHEMA_VERSION:
+        if found < 2:
             db.execute(MIGRATE_TO_2)
+        if found < SCHEMA_VERSION:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -178,3 +184,13 @@ def tail(db: sqlite3.Connection, tenant: str, student: str, as_of: int) -> tuple
         (tenant, student, as_of, end_of_day(day_of(as_of)), *SCORE_TYPES),
     ).fetchall()
     return tuple(rows.restore(body, at) for body, at in found)
+
+
+def events_of(db: sqlite3.Connection, tenant: str, student: str) -> list[StoredEvent]:
+    """The student's kept raw events, oldest first."""
+    found = db.execute(
+        "SELECT body, occurred_at, ingested_at FROM events WHERE tenant = ? AND student_id = ?"
+        " ORDER BY occurred_at, id",
+        (tenant, student),
+    ).fetchall()
+    return [StoredEvent(rows.restore(body, at), ingested) for body, at, ingested in found]
