@@ -2,7 +2,8 @@
 
 Redis and PostgreSQL must be listening (`make test` starts them when they are not): a test
 that cannot reach them fails, it is never skipped. Each test gets its own Redis key prefix
-and its own PostgreSQL schema, so the servers may hold anything else.
+and its own PostgreSQL schema, so the servers may hold anything else. Dapr runs against an
+emulated sidecar (tests/dapr_sidecar.py) shared by the session, with a key prefix per test.
 """
 
 import os
@@ -15,8 +16,9 @@ REDIS_URL = os.environ.get("MASTERY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
     "MASTERY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-BACKENDS = ["memory", "sqlite", "redis", "postgres"]
-SHARED_BACKENDS = ["sqlite", "redis", "postgres"]  # several processes can use one store
+BACKENDS = ["memory", "sqlite", "redis", "postgres", "dapr"]
+# Several processes can use one store (the emulated Dapr sidecar is reached over HTTP).
+SHARED_BACKENDS = ["sqlite", "redis", "postgres", "dapr"]
 
 
 def unique(name: str) -> str:
@@ -83,5 +85,13 @@ def fresh_store_url(backend: str, tmp_path: Path) -> Iterator[str]:
             yield f"{POSTGRES_URL}?schema={schema}"
         finally:
             drop_postgres_schema(schema)
+    elif backend == "dapr":
+        from tests.dapr_sidecar import shared_sidecar
+
+        sidecar, prefix = shared_sidecar(), unique("mt") + ":"
+        try:
+            yield f"dapr://statestore?port={sidecar.port}&prefix={prefix}"
+        finally:
+            sidecar.drop_prefix(prefix)
     else:
         raise ValueError(f"unknown backend {backend!r}")

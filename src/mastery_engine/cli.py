@@ -1,6 +1,7 @@
-"""The `mastery-engine` command: serve, replay, show, purge."""
+"""The `mastery-engine` command: serve, replay, show, purge, migrate, token."""
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mastery_engine import logs
+from mastery_engine.core.access import Role
 from mastery_engine.core.errors import MasteryError
 from mastery_engine.core.instants import format_us, parse_as_of
 from mastery_engine.service import MasteryService, Status
@@ -205,6 +207,38 @@ def migrate() -> None:
         return
     scheme = settings.store_url.split("://", 1)[0]
     console.print(f"{scheme} store is up to date" + (f": {', '.join(applied)}" if applied else ""))
+
+
+@app.command()
+def token(
+    tenant: Annotated[str, typer.Option(help="The tenant claim")],
+    sub: Annotated[str, typer.Option(help="The subject: a student id, or who the caller is")],
+    role: Annotated[list[str], typer.Option(help="A role (repeat): student, teacher, ...")],
+    hours: Annotated[float, typer.Option(min=0.01, help="Lifetime")] = 12.0,
+) -> None:
+    """Mint a development token (HS256 with MASTERY_JWT_SECRET) and print it."""
+    import jwt
+
+    settings = _settings()
+    if settings.jwt_secret is None:
+        console.print("[red]error:[/red] set MASTERY_JWT_SECRET to mint a token")
+        raise typer.Exit(2)
+    known = {r.value for r in Role}
+    unknown = sorted(set(role) - known)
+    if unknown:
+        console.print(f"[red]error:[/red] unknown roles {unknown}; allowed: {sorted(known)}")
+        raise typer.Exit(2)
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "tenant": tenant,
+        "roles": role,
+        "iat": now,
+        "exp": now + int(hours * 3600),
+    }
+    claims |= {"iss": settings.jwt_issuer} if settings.jwt_issuer else {}
+    claims |= {"aud": settings.jwt_audience} if settings.jwt_audience else {}
+    print(jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256"))
 
 
 def main() -> None:

@@ -4,12 +4,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from mastery_engine.core.aggregates import StudentAggregates
+from mastery_engine.core.changes import DEFAULT_THRESHOLD, MasteryChange, changes
 from mastery_engine.core.curriculum import Curriculum
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, NotFound, PayloadTooLarge
 from mastery_engine.core.events import Event, parse_event
 from mastery_engine.core.explain import Explanation, explain
+from mastery_engine.core.export import export_document
 from mastery_engine.core.formula import FormulaConfig, SkillMastery, evaluate, evaluate_student
 from mastery_engine.core.history import HistoryPoint, history
 from mastery_engine.core.instants import (
@@ -18,10 +21,13 @@ from mastery_engine.core.instants import (
     day_of,
     day_to_date,
     end_of_day,
+    format_us,
 )
+from mastery_engine.core.rules import Rules, document_of, rules_from
 from mastery_engine.stores.base import Store
 
 MAX_HISTORY_DAYS = 366
+RULES_TTL_S = 1.0  # other replicas see a configuration change within this time
 CHANGE_WINDOW_DAYS = 7
 
 
@@ -60,12 +66,38 @@ class IngestReport:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackedIngest:
+    """A batch's outcomes and the significant mastery moves it caused."""
+
+    report: IngestReport
+    changes: tuple[MasteryChange, ...]
+
+
+def _student_named(raw: object) -> str | None:
+    """The student id an item names, if it is usable as one (validation comes later)."""
+    student = raw.get("student_id") if isinstance(raw, dict) else None
+    if isinstance(student, str) and 0 < len(student) <= 256 and "/" not in student:
+        return student
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class StudentMastery:
     """Every skill of one student at one instant."""
 
     student_id: str
     as_of: int
     skills: tuple[SkillMastery, ...]
+
+
+def _same_tenant(raw: object, tenant: str) -> None:
+    """An event may name its tenant, but only the caller's own."""
+    named = raw.get("tenant_id", tenant) if isinstance(raw, dict) else tenant
+    if named != tenant:
+        raise InvalidEvent(
+            f"tenant_id {named!r} does not match the caller's tenant {tenant!r}",
+            field="tenant_id",
+        )
 
 
 class MasteryService:
@@ -85,9 +117,12 @@ class MasteryService:
         self.store = store
         self.curriculum = curriculum
         self.config = config
+        self.defaults = Rules(curriculum, config)
+        self._rules: dict[str, tuple[float, Rules]] = {}
         self.clock = clock
         self.max_batch = max_batch
         self.max_future_us = max_future_s * US_PER_SECOND
+        self.retention_days = retention_days
         self.retention_us = retention_days * US_PER_DAY
 
     def validate(self, raw: object) -> Event:
@@ -104,6 +139,7 @@ class MasteryService:
         valid: list[tuple[int, Event]] = []  # (position in the batch, event)
         for raw in items:
             try:
+                _same_tenant(raw, tenant)
                 valid.append((len(outcomes), self.validate(raw)))
                 outcomes.append(Outcome(None, Status.ACCEPTED))  # settled below
             except InvalidEvent as exc:
@@ -117,6 +153,30 @@ class MasteryService:
                 outcomes[position] = Outcome(event.id, status)
         return IngestReport(tuple(outcomes))
 
+    async def ingest_tracked(
+        self, tenant: str, items: Sequence[object], threshold: float = DEFAULT_THRESHOLD
+    ) -> TrackedIngest:
+        """Ingest a batch and report the mastery moves it caused for the students it touched."""
+        at = self.clock()
+        named = [_student_named(raw) for raw in items]
+        before = {s: await self._skills_at(tenant, s, at) for s in dict.fromkeys(named) if s}
+        report = await self.ingest(tenant, items)
+        fresh = {
+            s for s, r in zip(named, report.results, strict=True) if r.status is Status.ACCEPTED
+        }
+        moves: list[MasteryChange] = []
+        for student in sorted(s for s in fresh if s):
+            after = await self._skills_at(tenant, student, at)
+            moves += changes(student, before[student], after, at, threshold)
+        return TrackedIngest(report, tuple(moves))
+
+    async def _skills_at(self, tenant: str, student_id: str, at: int) -> list[SkillMastery]:
+        aggregates = await self.store.read(tenant, student_id, at)
+        if aggregates is None:
+            return []
+        rules = await self.rules(tenant)
+        return evaluate_student(aggregates, at, rules.curriculum, rules.config)
+
     async def _aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
         aggregates = await self.store.read(tenant, student_id, as_of)
         if aggregates is None:
@@ -127,7 +187,8 @@ class MasteryService:
         """Mastery of every curriculum skill and every other skill the student has events for."""
         at = self.clock() if as_of is None else as_of
         aggregates = await self._aggregates(tenant, student_id, at)
-        skills = evaluate_student(aggregates, at, self.curriculum, self.config)
+        rules = await self.rules(tenant)
+        skills = evaluate_student(aggregates, at, rules.curriculum, rules.config)
         return StudentMastery(student_id, at, tuple(skills))
 
     async def skill_mastery(
@@ -136,11 +197,11 @@ class MasteryService:
         """One skill's mastery with what makes it up, what would raise it and what moved it."""
         at = self.clock() if as_of is None else as_of
         aggregates = await self._aggregates(tenant, student_id, at)
-        self._require_skill(aggregates, skill_id)
-        current = evaluate(aggregates, skill_id, at, self.curriculum, self.config)
+        curriculum, config = await self._rules_for_skill(tenant, aggregates, skill_id)
+        current = evaluate(aggregates, skill_id, at, curriculum, config)
         earlier = end_of_day(day_of(at) - CHANGE_WINDOW_DAYS)
-        previous = evaluate(aggregates, skill_id, earlier, self.curriculum, self.config)
-        return current, explain(current, self.config, previous)
+        previous = evaluate(aggregates, skill_id, earlier, curriculum, config)
+        return current, explain(current, config, previous)
 
     async def history(
         self, tenant: str, student_id: str, skill_id: str, days: range
@@ -157,16 +218,80 @@ class MasteryService:
                 field="from",
             )
         aggregates = await self._aggregates(tenant, student_id, end_of_day(days[-1]))
-        self._require_skill(aggregates, skill_id)
-        return history(aggregates, skill_id, days, self.curriculum, self.config)
+        curriculum, config = await self._rules_for_skill(tenant, aggregates, skill_id)
+        return history(aggregates, skill_id, days, curriculum, config)
 
-    def _require_skill(self, aggregates: StudentAggregates, skill_id: str) -> None:
-        if self.curriculum.get(skill_id) is None and skill_id not in aggregates.skills:
-            known = ", ".join(self.curriculum.skill_ids)
+    async def _rules_for_skill(
+        self, tenant: str, aggregates: StudentAggregates, skill_id: str
+    ) -> tuple[Curriculum, FormulaConfig]:
+        """The tenant's rules, once the skill is known to its curriculum or the student."""
+        rules = await self.rules(tenant)
+        curriculum = rules.curriculum
+        if curriculum.get(skill_id) is None and skill_id not in aggregates.skills:
+            known = ", ".join(curriculum.skill_ids)
             raise NotFound(
                 f"skill {skill_id!r} is not in the curriculum ({known}) and the student"
                 " has no events for it"
             )
+        return curriculum, rules.config
+
+    async def rules(self, tenant: str) -> Rules:
+        """The tenant's curriculum and formula (its configuration over the defaults)."""
+        cached = self._rules.get(tenant)
+        if cached is not None and time.monotonic() - cached[0] < RULES_TTL_S:
+            return cached[1]
+        document = await self.store.get_config(tenant)
+        rules = self.defaults if document is None else rules_from(document, self.defaults)
+        self._rules[tenant] = (time.monotonic(), rules)
+        return rules
+
+    async def configuration(self, tenant: str) -> dict[str, Any]:
+        """The tenant's effective configuration, and whether it differs from the defaults."""
+        document = document_of(await self.rules(tenant))
+        return document | {"customised": await self.store.get_config(tenant) is not None}
+
+    async def configure(self, tenant: str, document: object, actor: str) -> dict[str, Any]:
+        """Validate and store a configuration (absent keys keep the defaults); audited."""
+        rules = rules_from(document, self.defaults)
+        assert isinstance(document, dict)
+        await self.store.put_config(tenant, document)
+        self._rules[tenant] = (time.monotonic(), rules)
+        await self._audit(tenant, actor, "configure", None, {"keys": sorted(document)})
+        return await self.configuration(tenant)
+
+    async def erase(self, tenant: str, student_id: str, actor: str) -> dict[str, Any]:
+        """Remove every record of a student (idempotent); audited."""
+        removed = await self.store.delete_student(tenant, student_id)
+        await self._audit(tenant, actor, "erase", student_id, {"records_removed": removed})
+        return {"student_id": student_id, "records_removed": removed}
+
+    async def export(self, tenant: str, student_id: str, actor: str) -> dict[str, Any]:
+        """Everything held about a student; audited."""
+        now = self.clock()
+        aggregates = await self._aggregates(tenant, student_id, now)
+        rules = await self.rules(tenant)
+        mastery = evaluate_student(aggregates, now, rules.curriculum, rules.config)
+        events = await self.store.events_of(tenant, student_id)
+        document = export_document(student_id, aggregates, events, mastery, now)
+        outcome = {"events": len(events), "skills": len(mastery)}
+        await self._audit(tenant, actor, "export", student_id, outcome)
+        return document | {"tenant": tenant, "raw_event_retention_days": self.retention_days}
+
+    async def audit_log(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The tenant's latest audit entries, newest first."""
+        return await self.store.audit_log(tenant, limit)
+
+    async def _audit(
+        self, tenant: str, actor: str, action: str, student_id: str | None, outcome: object
+    ) -> None:
+        entry: dict[str, object] = {
+            "at": format_us(self.clock()),
+            "actor": actor,
+            "action": action,
+            "student_id": student_id,
+            "outcome": outcome,
+        }
+        await self.store.audit(tenant, entry)
 
     async def purge(self) -> int:
         """Drop raw event records older than the retention period; aggregates stay."""

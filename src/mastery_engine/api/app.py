@@ -13,7 +13,7 @@ from mastery_engine import __version__
 from mastery_engine.api import errors
 from mastery_engine.api.auth import TokenVerifier
 from mastery_engine.api.guards import IngestLimiter, SecurityHeaders
-from mastery_engine.api.routes import events, health, students
+from mastery_engine.api.routes import events, health, privacy, students
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.demo import demo_events
 from mastery_engine.service import MasteryService, Status, wall_clock_us
@@ -124,5 +124,6 @@ def create_app(
     errors.install(app)
     app.include_router(events.router)
     app.include_router(students.router)
+    app.include_router(privacy.router)
     app.include_router(health.router)
     return app

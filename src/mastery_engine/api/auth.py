@@ -15,6 +15,7 @@ from mastery_engine.settings import Settings
 
 log = logging.getLogger(__name__)
 REQUIRED_CLAIMS = ["sub", "exp", "tenant", "roles"]
+MIN_SECRET_BYTES = 32
 JWKS_TTL_S = 600.0
 JWKS_MIN_REFRESH_S = 30.0  # an unknown kid refetches at most this often (no fetch storms)
 REASONS: list[tuple[type[Exception], str]] = [
@@ -72,6 +73,11 @@ class TokenVerifier:
         self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self._public_key = _pem(settings.jwt_public_key)
         self._jwks = JwksKeys(settings.jwks_url, client) if settings.jwks_url else None
+        if self._secret is not None and len(self._secret.encode()) < MIN_SECRET_BYTES:
+            raise InvalidConfig(
+                f"MASTERY_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (RFC 7518 3.2)",
+                field="MASTERY_JWT_SECRET",
+            )
         if self._secret is None and self._public_key is None and self._jwks is None:
             raise InvalidConfig(
                 "MASTERY_AUTH=jwt needs MASTERY_JWT_SECRET, MASTERY_JWT_PUBLIC_KEY or"

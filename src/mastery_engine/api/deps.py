@@ -81,6 +81,21 @@ def reader_of_student(student_id: str, caller: Caller) -> Principal:
     return caller
 
 
+def exporter_of_student(student_id: str, caller: Caller) -> Principal:
+    """A caller who may export this student's data (an admin, or the student)."""
+    caller.require(Action.EXPORT, student_id)
+    return caller
+
+
+def _admin(action: Action) -> Callable[[Principal], Principal]:
+    def check(caller: Caller) -> Principal:
+        caller.require(action)
+        return caller
+
+    check.__name__ = f"caller_that_may_{action.name.lower()}"
+    return check
+
+
 def _needs(action: Action) -> Callable[[Principal], str]:
     def check(caller: Caller) -> str:
         caller.require(action)
@@ -95,5 +110,8 @@ Tenant = Annotated[str, Depends(get_tenant)]
 StudentReader = Annotated[Principal, Depends(reader_of_student)]
 ClassTenant = Annotated[str, Depends(_needs(Action.READ_CLASS))]
 IngestTenant = Annotated[str, Depends(_needs(Action.INGEST))]
-AdminTenant = Annotated[str, Depends(_needs(Action.CONFIGURE))]
+StudentExporter = Annotated[Principal, Depends(exporter_of_student)]
+Configurer = Annotated[Principal, Depends(_admin(Action.CONFIGURE))]
+Eraser = Annotated[Principal, Depends(_admin(Action.ERASE))]
+Auditor = Annotated[Principal, Depends(_admin(Action.AUDIT))]
 AppSettings = Annotated[Settings, Depends(get_settings)]
