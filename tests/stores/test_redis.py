@@ -1,0 +1,326 @@
+"""Redis-specific behaviour: key layout, hash slots, expiry, URL options, a server restart."""
+
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.crc import key_slot
+
+from mastery_engine.core.aggregates import Component, StudentAggregates
+from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
+from mastery_engine.core.events import Event, EventType, parse_event
+from mastery_engine.core.instants import MAX_US
+from mastery_engine.stores import open_store
+from mastery_engine.stores.redis import RedisStore
+from tests.backends import REDIS_URL, drop_redis_prefix, redis_keys, unique
+from tests.conftest import NOW, event
+
+RETENTION_DAYS = 90
+DAY_S = 86_400
+FIXED = ("version", "events", "seen", "scored", "completions", "activity", "skills", "days")
+RAW = ("events", "seen", "scored")
+
+
+def quiz(event_id: str, student: str = "s-1", at: str = "2026-03-10T10:00:00Z") -> Event:
+    body = event(event_id, "quiz.graded", at, student=student, quiz_id="q", score=0.5)
+    return parse_event(body, NOW)
+
+
+def every_kind(student: str = "s-1") -> list[Event]:
+    at = "2026-03-1{}T10:00:00Z".format
+    bodies = [
+        event(student + "q", "quiz.graded", at(0), student=student, quiz_id="q", score=1),
+        event(
+            student + "r", "code.reviewed", at(1), student=student, submission_id="x", quality=0.5
+        ),
+        event(student + "c", "exercise.completed", at(1), student=student, exercise_id="e:1"),
+        event(student + "a", "activity", at(2), student=student, skill=None, kind="read"),
+    ]
+    return [parse_event(b, NOW) for b in bodies]
+
+
+def quiz_count(aggregates: StudentAggregates | None) -> int:
+    assert aggregates is not None
+    return sum(m.n for m in aggregates.scores[("basics", Component.QUIZ)].values())
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    name = unique("mt") + ":"
+    try:
+        yield name
+    finally:
+        drop_redis_prefix(name)
+
+
+@pytest.fixture
+async def redis_store(prefix: str) -> AsyncIterator[RedisStore]:
+    opened = await open_store(f"{REDIS_URL}?prefix={prefix}", retention_days=RETENTION_DAYS)
+    assert isinstance(opened, RedisStore)
+    yield opened
+    await opened.close()
+
+
+def names(prefix: str) -> set[str]:
+    return {key.decode().removeprefix(prefix) for key in redis_keys(prefix)}
+
+
+async def test_keys_follow_the_pattern_tenant_first(redis_store: RedisStore, prefix: str) -> None:
+    await redis_store.apply("school-a", every_kind(), NOW)
+    await redis_store.put_config("school-a", {"half_life_days": 7})
+    await redis_store.audit("school-a", {"action": "export"})
+    base = "{school-a:student:s-1}"
+    assert names(prefix) == {
+        "tenants",
+        "{school-a}:students",
+        "{school-a}:config",
+        "{school-a}:audit",
+        *(f"{base}:{name}" for name in FIXED),
+        f"{base}:mastery:2026-03-10:quiz",
+        f"{base}:mastery:2026-03-11:quality",
+    }
+
+
+async def test_every_key_of_a_student_hashes_to_one_slot(
+    redis_store: RedisStore, prefix: str
+) -> None:
+    students = ["s-1", "s-2", "s-3"]
+    await redis_store.apply("t", [e for s in students for e in every_kind(s)], NOW)
+    for student in students:
+        keys = [k for k in redis_keys(prefix) if f"{{t:student:{student}}}".encode() in k]
+        assert len(keys) == len(FIXED) + 2
+        assert {key_slot(k) for k in keys} == {key_slot(f"{{t:student:{student}}}".encode())}
+
+
+async def test_ids_are_escaped_so_they_never_collide_or_break_the_hash_tag(
+    redis_store: RedisStore, prefix: str
+) -> None:
+    # Unescaped, both would live under the tag {a:student:b:student:c}.
+    assert await redis_store.apply("a:student:b", [quiz("e", student="c")], NOW) == [True]
+    assert await redis_store.apply("a", [quiz("e", student="b:student:c")], NOW) == [True]
+    assert await redis_store.apply("t{1}", [quiz("e", student="50%{x}")], NOW) == [True]
+    for tenant, student in [("a:student:b", "c"), ("a", "b:student:c"), ("t{1}", "50%{x}")]:
+        assert quiz_count(await redis_store.read(tenant, student, NOW)) == 1
+        assert await redis_store.students(tenant) == [student]
+    tagged = [k for k in names(prefix) if k.startswith("{t%7B1%7D:student:50%25%7Bx%7D}:")]
+    assert len(tagged) == len(FIXED)  # a quiz: no completions key, one score bucket
+    assert len({key_slot((prefix + k).encode()) for k in tagged}) == 1
+
+
+async def test_delete_student_leaves_no_key_and_leaves_the_index(
+    redis_store: RedisStore, prefix: str
+) -> None:
+    await redis_store.apply("t", [*every_kind("s-1"), quiz("other", student="s-2")], NOW)
+    assert await redis_store.delete_student("t", "s-1") > 0
+    assert not [k for k in names(prefix) if "student:s-1}" in k]
+    assert [k for k in names(prefix) if "student:s-2}" in k]
+    assert await redis_store.students("t") == ["s-2"]
+    assert await redis_store.read("t", "s-1", NOW) is None
+    assert await redis_store.delete_student("t", "s-1") == 0
+
+
+async def test_raw_records_expire_and_aggregates_do_not(
+    redis_store: RedisStore, prefix: str
+) -> None:
+    await redis_store.apply("t", every_kind(), NOW)
+    with redis.Redis.from_url(REDIS_URL) as client:
+        ttls = {k: client.ttl(prefix + k) for k in names(prefix)}
+    raw = {k: ttl for k, ttl in ttls.items() if k.rsplit(":", 1)[-1] in RAW}
+    assert len(raw) == len(RAW)
+    for ttl in raw.values():
+        assert RETENTION_DAYS * DAY_S < ttl <= (RETENTION_DAYS + 1) * DAY_S
+    assert all(ttl == -1 for k, ttl in ttls.items() if k not in raw)
+
+
+async def test_duplicates_within_a_batch_count_once_even_across_students(
+    redis_store: RedisStore,
+) -> None:
+    batch = [quiz("a"), quiz("a", student="s-2"), quiz("b", student="s-2")]
+    assert await redis_store.apply("t", batch, NOW) == [True, False, True]
+    assert quiz_count(await redis_store.read("t", "s-2", NOW)) == 1
+
+
+async def test_earliest_times_stay_exact_beyond_double_precision(
+    redis_store: RedisStore,
+) -> None:
+    def done(event_id: str, at: int) -> Event:
+        data = {"exercise_id": "e"}
+        return Event(event_id, EventType.EXERCISE_COMPLETED, "s-1", "basics", at, data)
+
+    await redis_store.apply("t", [done("late", MAX_US - 1)], NOW)
+    await redis_store.apply("t", [done("early", MAX_US - 2)], NOW)  # 2**53 < MAX_US
+    aggregates = await redis_store.read("t", "s-1", NOW)
+    assert aggregates is not None
+    assert aggregates.completions["basics"] == {"e": MAX_US - 2}
+    assert aggregates.skills["basics"] == MAX_US - 2
+
+
+async def test_snapshot_cache_follows_writes_from_another_client(prefix: str) -> None:
+    url = f"{REDIS_URL}?prefix={prefix}"
+    reader, writer = await open_store(url), await open_store(url)
+    try:
+        await writer.apply("t", [quiz("a")], NOW)
+        first = await reader.read("t", "s-1", NOW)
+        assert first is not None and await reader.read("t", "s-1", NOW) is first  # cached
+        await writer.apply("t", [quiz("b")], NOW)
+        assert quiz_count(await reader.read("t", "s-1", NOW)) == 2
+        # Erased and back with one event: the reader must not serve the old snapshot.
+        await writer.delete_student("t", "s-1")
+        assert await reader.read("t", "s-1", NOW) is None
+        await writer.apply("t", [quiz("c")], NOW)
+        assert quiz_count(await reader.read("t", "s-1", NOW)) == 1
+    finally:
+        await reader.close()
+        await writer.close()
+
+
+async def test_own_options_are_stripped_and_redis_options_passed_on(prefix: str) -> None:
+    url = f"{REDIS_URL}?prefix={prefix}&cache_students=0&socket_timeout=3"
+    store = await open_store(url)
+    try:
+        await store.apply("t", [quiz("a")], NOW)
+        first = await store.read("t", "s-1", NOW)
+        assert first is not None and await store.read("t", "s-1", NOW) is not first  # no cache
+        assert names(prefix)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?prefx=a", r"options \['prefx'\]; allowed with redis://: prefix, cache_students, "),
+        ("?ssl_cert_reqs=none", r"options \['ssl_cert_reqs'\]; allowed with redis://"),
+        ("?cache_students=lots", "cache_students must be a whole number"),
+        ("?prefix=a{b}", "must not contain"),
+        ("?socket_timeout=soon", "Invalid value for 'socket_timeout'"),
+    ],
+)
+async def test_bad_url_options_are_refused(query: str, message: str) -> None:
+    with pytest.raises(InvalidConfig, match=message):
+        await open_store(REDIS_URL + query)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("redis://127.0.0.1:port/0", "invalid port"), ("redis://127.0.0.1/db1", "must be a number")],
+)
+async def test_bad_addresses_are_refused(url: str, message: str) -> None:
+    with pytest.raises(InvalidConfig, match=message):
+        await open_store(url)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(port: int, directory: Path) -> "subprocess.Popen[bytes]":
+    """A private redis-server that fsyncs every write to its append-only file."""
+    server = subprocess.Popen(
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+            *("--appendonly", "yes", "--appendfsync", "always", "--dir", str(directory)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with redis.Redis(port=port) as client:
+                client.ping()
+            return server
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def private_server(tmp_path: Path) -> Iterator[tuple[int, list["subprocess.Popen[bytes]"]]]:
+    port = free_port()
+    servers = [start_server(port, tmp_path)]
+    try:
+        yield port, servers
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.slow
+async def test_a_batch_is_one_transaction(
+    private_server: tuple[int, list["subprocess.Popen[bytes]"]],
+) -> None:
+    port, _ = private_server
+    store = await open_store(f"redis://127.0.0.1:{port}/0")
+    try:
+        with redis.Redis(port=port) as client:
+            client.config_resetstat()
+            batch = [quiz(f"e{i}", student=f"s-{i % 3}") for i in range(9)]
+            assert await store.apply("t", batch, NOW) == [True] * 9
+            stats = client.info("commandstats")
+        assert stats["cmdstat_exec"]["calls"] == 1
+        assert stats["cmdstat_evalsha"]["calls"] == 3  # one script per student
+    finally:
+        await store.close()
+
+
+@pytest.mark.slow
+async def test_a_server_that_goes_away_answers_unavailable_then_recovers(
+    private_server: tuple[int, list["subprocess.Popen[bytes]"]], tmp_path: Path
+) -> None:
+    port, servers = private_server
+    store = await open_store(f"redis://127.0.0.1:{port}/0")
+    try:
+        acked = [quiz(f"a{i}", student=f"s-{i % 2}") for i in range(4)]
+        assert await store.apply("t", acked, NOW) == [True] * 4
+        servers[0].kill()
+        servers[0].wait()
+        failed = [quiz(f"b{i}", student=f"s-{i % 2}") for i in range(4)]
+        gone = f"Redis store 127.0.0.1:{port}/0 is unavailable: .*{port}"
+        with pytest.raises(StoreUnavailable, match=gone):
+            await store.apply("t", failed, NOW)
+        with pytest.raises(StoreUnavailable, match=gone):
+            await store.read("t", "s-1", NOW)
+        with pytest.raises(StoreUnavailable, match=gone):
+            await store.ping()
+        servers.append(start_server(port, tmp_path))  # same port, same append-only file
+        assert await store.apply("t", failed, NOW) == [True] * 4  # nothing half-applied
+        with redis.Redis(port=port) as client:  # the new server had lost the scripts
+            assert client.info("commandstats")["cmdstat_script|load"]["calls"] >= 1
+        assert await store.apply("t", acked, NOW) == [False] * 4  # nothing acknowledged lost
+        assert quiz_count(await store.read("t", "s-1", NOW)) == 4
+        assert await store.students("t") == ["s-0", "s-1"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.slow
+async def test_a_read_only_replica_refuses_the_whole_batch_then_recovers(
+    private_server: tuple[int, list["subprocess.Popen[bytes]"]],
+) -> None:
+    port, _ = private_server
+    store = await open_store(f"redis://127.0.0.1:{port}/0")
+    try:
+        with redis.Redis(port=port) as client:
+            client.replicaof("127.0.0.1", str(free_port()))  # demoted: writes are refused
+            with pytest.raises(StoreUnavailable, match="can't write against a read only replica"):
+                await store.apply("t", [quiz("a")], NOW)
+            assert client.keys("*") == []  # the transaction was aborted as a whole
+            client.replicaof("NO", "ONE")
+        assert await store.apply("t", [quiz("a")], NOW) == [True]
+    finally:
+        await store.close()
+
+
+async def test_an_unreachable_server_is_unavailable_at_open() -> None:
+    port = free_port()
+    with pytest.raises(StoreUnavailable, match=f"Redis store 127.0.0.1:{port}/0"):
+        await open_store(f"redis://127.0.0.1:{port}/0")
