@@ -143,18 +143,7 @@ class PostgresStore:
 
     async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
         """The student's snapshot (cached while its version stands) with `as_of`'s tail."""
-        key = (tenant, student_id)
-        cached = self._cache.get(key)
-        current = await self._run(lambda db: q.version(db, tenant, student_id))
-        if current is None:
-            self._cache.pop(key, None)
-            return None
-        aggregates: StudentAggregates | None
-        if cached is not None and cached[0] == current:
-            self._cache.move_to_end(key)
-            aggregates = cached[1]
-        else:
-            aggregates = await self._fresh_snapshot(tenant, student_id)
+        aggregates = await self._snapshot(tenant, student_id)
         if aggregates is None:
             return None
         if not aggregates.scores_on(day_of(as_of)):
@@ -162,13 +151,16 @@ class PostgresStore:
         later = await self._run(lambda db: q.tail(db, tenant, student_id, as_of))
         return aggregates.with_tail(later)
 
-    async def _fresh_snapshot(self, tenant: str, student_id: str) -> StudentAggregates | None:
-        async def work(db: q.Connection) -> tuple[int, StudentAggregates] | None:
-            await db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return await q.snapshot(db, tenant, student_id)
-
-        fresh = await self._run(work, transaction=True)
+    async def _snapshot(self, tenant: str, student_id: str) -> StudentAggregates | None:
+        """The cached snapshot while its version stands (one lookup), else a fresh one."""
         key = (tenant, student_id)
+        cached = self._cache.get(key)
+        if cached is not None:
+            current = await self._run(lambda db: q.version(db, tenant, student_id))
+            if current == cached[0]:
+                self._cache.move_to_end(key)
+                return cached[1]
+        fresh = await self._run(lambda db: q.snapshot(db, tenant, student_id))
         if fresh is None:
             self._cache.pop(key, None)
             return None

@@ -124,24 +124,39 @@ async def version(db: Connection, tenant: str, student: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+# One statement sees one snapshot, so a student's rows are read consistently in one round
+# trip. Columns: kind, text a, b, c, a number, the moments.
+SNAPSHOT = " UNION ALL ".join(
+    [
+        "SELECT 0, NULL, NULL, NULL, version, NULL::float8[] FROM versions" + WHERE_STUDENT,
+        "SELECT 1, date::text, NULL, NULL, first_at, NULL FROM activity" + WHERE_STUDENT,
+        f"SELECT 2, date::text, component, skill_id, n, ARRAY[{MOMENTS_SQL}] FROM scores"
+        + WHERE_STUDENT,
+        "SELECT 3, skill_id, exercise_id, NULL, first_at, NULL FROM completions" + WHERE_STUDENT,
+        "SELECT 4, skill_id, NULL, NULL, first_at, NULL FROM skills" + WHERE_STUDENT,
+    ]
+)
+
+
 async def snapshot(
     db: Connection, tenant: str, student: str
 ) -> tuple[int, StudentAggregates] | None:
-    """Every aggregate of a student with its version, in the caller's (repeatable) snapshot."""
-    found = await version(db, tenant, student)
+    """Every aggregate of a student with its version, in one statement."""
+    cursor = await db.execute(SNAPSHOT, (tenant, student) * 5)
+    found: int | None = None
+    parts: tuple[list[Any], ...] = ([], [], [], [])
+    for kind, a, b, c, number, moments in await cursor.fetchall():
+        if kind == 0:
+            found = int(number)
+        elif kind == 1:
+            parts[0].append((a, number))
+        elif kind == 2:
+            parts[1].append((a, b, c, number, *moments))
+        else:
+            parts[kind - 1].append((a, b, number) if kind == 3 else (a, number))
     if found is None:
         return None
-    key = (tenant, student)
-
-    async def fetch(query: str) -> list[tuple[Any, ...]]:
-        cursor = await db.execute(query + WHERE_STUDENT, key)
-        return await cursor.fetchall()
-
-    activity = await fetch("SELECT date::text, first_at FROM activity")
-    scores = await fetch(f"SELECT date::text, component, skill_id, n, {MOMENTS_SQL} FROM scores")
-    done = await fetch("SELECT skill_id, exercise_id, first_at FROM completions")
-    skills = await fetch("SELECT skill_id, first_at FROM skills")
-    return found, rows.aggregates_from_rows(activity, scores, done, skills)
+    return found, rows.aggregates_from_rows(*parts)
 
 
 async def tail(db: Connection, tenant: str, student: str, as_of: int) -> tuple[Event, ...]:

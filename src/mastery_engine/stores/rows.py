@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from mastery_engine.core.aggregates import (
@@ -24,6 +25,7 @@ from mastery_engine.core.instants import date_to_day, day_of, day_to_date
 
 MOMENT_COLUMNS = [f"w{k}" for k in range(MOMENTS)] + [f"s{k}" for k in range(MOMENTS)]
 SCORE_TYPES = (EventType.QUIZ_GRADED.value, EventType.CODE_REVIEWED.value)
+COMPONENTS = {c.value: c for c in Component}
 
 # (student_id, date, component, skill_id, n, w0..w7, s0..s7)
 ScoreRow = tuple[Any, ...]
@@ -44,6 +46,12 @@ class BatchRows:
     completions: list[CompletionRow] = field(default_factory=list)
     activity: list[ActivityRow] = field(default_factory=list)
     skills: list[SkillRow] = field(default_factory=list)
+
+
+@lru_cache(maxsize=4096)
+def day_number(day_iso: str) -> int:
+    """`YYYY-MM-DD` as a UTC day number (the same few dates recur in every read)."""
+    return date_to_day(date.fromisoformat(day_iso))
 
 
 def iso(day: int) -> str:
@@ -102,15 +110,14 @@ def aggregates_from_rows(
     moments...), (skill, exercise, first_at) and (skill, first_at)."""
     by_key: dict[tuple[str, Component], dict[int, Moments]] = {}
     for day_iso, component, skill, n, *moments in scores:
-        day = date_to_day(date.fromisoformat(day_iso))
         m = Moments(int(n), tuple(moments[:MOMENTS]), tuple(moments[MOMENTS:]))
-        by_key.setdefault((skill, Component(component)), {})[day] = m
+        by_key.setdefault((skill, COMPONENTS[component]), {})[day_number(day_iso)] = m
     done: dict[str, dict[str, int]] = {}
     for skill, exercise, first_at in completions:
         done.setdefault(skill, {})[exercise] = int(first_at)
     return StudentAggregates(
         by_key,
         done,
-        {date_to_day(date.fromisoformat(d)): int(at) for d, at in activity},
+        {day_number(d): int(at) for d, at in activity},
         {skill: int(at) for skill, at in skills},
     )
