@@ -31,9 +31,10 @@ class Server:
 
 
 @contextmanager
-def serve(db: Path, port: int, **env: str) -> Iterator[Server]:
-    """Run the server on a SQLite file until the block ends (or the test kills it)."""
-    full_env = {**os.environ, "MASTERY_STORE_URL": f"sqlite:///{db}", "MASTERY_AUTH": "off", **env}
+def serve(store: Path | str, port: int, **env: str) -> Iterator[Server]:
+    """Run the server on a SQLite file (or any store URL) until the block ends or is killed."""
+    url = f"sqlite:///{store}" if isinstance(store, Path) else store
+    full_env = {**os.environ, "MASTERY_STORE_URL": url, "MASTERY_AUTH": "off", **env}
     command = [str(BIN), "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=full_env, stderr=subprocess.PIPE, text=True)
     server = Server(process, f"http://127.0.0.1:{port}")
