@@ -44,6 +44,29 @@ class EventIn(BaseModel):
     model_config = {"json_schema_extra": {"examples": [EVENT_EXAMPLE]}}
 
 
+class ErrorOut(BaseModel):
+    """Every error: what was wrong and what is allowed, a stable code, the field if any."""
+
+    detail: str
+    code: str
+    field: str | None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in {
+        400: "The body is not JSON",
+        401: "No valid Bearer token (see WWW-Authenticate)",
+        403: "The caller's roles may not do this",
+        404: "Unknown student (in this tenant) or skill",
+        413: "Body or batch too large",
+        422: "A parameter or body breaks the contract",
+        429: "The tenant is over its ingestion rate (see Retry-After)",
+        503: "The store is unreachable (see Retry-After)",
+    }.items()
+}
+
+
 class EventResult(BaseModel):
     """Outcome of one submitted event."""
 

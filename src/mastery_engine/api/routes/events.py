@@ -63,11 +63,6 @@ def decode(body: bytes) -> Any:
     summary="Ingest one event or a batch of up to 1,000",
     response_model=IngestResponse,
     openapi_extra=BODY_DOC,
-    responses={
-        400: {"description": "Body is not JSON"},
-        413: {"description": "More than 1,000 events or 1 MiB"},
-        422: {"description": "A lone event breaks the contract"},
-    },
 )
 async def post_events(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
     """Validate and apply events; duplicates (same id in this tenant) change nothing."""
