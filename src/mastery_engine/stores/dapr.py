@@ -21,7 +21,6 @@ import asyncio
 import functools
 import os
 import random
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -42,6 +41,7 @@ from mastery_engine.stores.dapr_client import (
     upsert,
 )
 from mastery_engine.stores.dapr_layout import Keys
+from mastery_engine.stores.snapshots import SnapshotCache
 
 T = TypeVar("T")
 ATTEMPTS = 16
@@ -57,7 +57,7 @@ class DaprStore:
         self.client = client
         self.keys = keys
         self.ttl_seconds = ttl_seconds
-        self._cache: OrderedDict[tuple[str, str], tuple[str, StudentAggregates]] = OrderedDict()
+        self._cache: SnapshotCache[str] = SnapshotCache(CACHE_STUDENTS)
 
     @classmethod
     async def open(cls, url: str, retention_days: int) -> "DaprStore":
@@ -103,14 +103,14 @@ class DaprStore:
         operations += [upsert(key, value, ttl=self.ttl_seconds) for key, value in raw.items()]
         await self.client.transact(operations)
         for student in {e.student_id for e in new}:
-            self._cache.pop((tenant, student), None)
+            self._cache.drop((tenant, student))
         return fresh
 
     async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
         """The student's snapshot (cached while its activity `v` stands) with `as_of`'s tail."""
         activity = await self.client.get(self.keys.student(tenant, student_id, "activity"))
         if activity is None:
-            self._cache.pop((tenant, student_id), None)
+            self._cache.drop((tenant, student_id))
             return None
         aggregates = await self._snapshot(tenant, student_id, activity.value)
         if not aggregates.scores_on(day_of(as_of)):
@@ -121,19 +121,15 @@ class DaprStore:
         self, tenant: str, student: str, activity: dict[str, Any]
     ) -> StudentAggregates:
         key = (tenant, student)
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] == activity["v"]:
-            self._cache.move_to_end(key)
-            return cached[1]
+        cached = self._cache.get(key, activity["v"])
+        if cached is not None:
+            return cached
         days = activity["days"]
         wanted = self.keys.profile(tenant, student)[1:] + self.keys.buckets(tenant, student, days)
         found = await self.client.bulk_get(wanted)
         values = {k: item.value for k, item in found.items()}
         fresh = layout.snapshot(self.keys, tenant, student, days, values)
-        self._cache[key] = (activity["v"], fresh)
-        self._cache.move_to_end(key)
-        while len(self._cache) > CACHE_STUDENTS:
-            self._cache.popitem(last=False)
+        self._cache.put(key, activity["v"], fresh)
         return fresh
 
     async def _tail(self, tenant: str, student: str, as_of: int) -> tuple[Event, ...]:
@@ -168,7 +164,7 @@ class DaprStore:
         """Delete every document and raw event record of the student in one transaction."""
         attempt = functools.partial(self._delete_once, tenant, student_id)
         removed = await self._retrying(attempt, "erasing a student")
-        self._cache.pop((tenant, student_id), None)
+        self._cache.drop((tenant, student_id))
         return removed
 
     async def _delete_once(self, tenant: str, student: str) -> int:

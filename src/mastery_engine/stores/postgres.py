@@ -7,7 +7,6 @@ commute. Like SQLite, each process keeps recent snapshots checked against `versi
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
 from mastery_engine.stores import postgres_sql as q
 from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.snapshots import SnapshotCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,8 +66,7 @@ class PostgresStore:
     def __init__(self, pool: AsyncConnectionPool[q.Connection], options: dict[str, str]) -> None:
         self._pool = pool
         self.schema = options["schema"]
-        self._cache: OrderedDict[tuple[str, str], tuple[int, StudentAggregates]] = OrderedDict()
-        self._cache_size = int(options["cache_students"])
+        self._cache: SnapshotCache[int] = SnapshotCache(int(options["cache_students"]))
 
     @classmethod
     async def open(cls, url: str) -> "PostgresStore":
@@ -154,21 +153,16 @@ class PostgresStore:
     async def _snapshot(self, tenant: str, student_id: str) -> StudentAggregates | None:
         """The cached snapshot while its version stands (one lookup), else a fresh one."""
         key = (tenant, student_id)
-        cached = self._cache.get(key)
-        if cached is not None:
+        if self._cache.version(key) is not None:
             current = await self._run(lambda db: q.version(db, tenant, student_id))
-            if current == cached[0]:
-                self._cache.move_to_end(key)
-                return cached[1]
+            cached = self._cache.get(key, current)
+            if cached is not None:
+                return cached
         fresh = await self._run(lambda db: q.snapshot(db, tenant, student_id))
         if fresh is None:
-            self._cache.pop(key, None)
+            self._cache.drop(key)
             return None
-        if self._cache_size > 0:
-            self._cache[key] = fresh
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._cache.put(key, *fresh)
         return fresh[1]
 
     async def students(self, tenant: str) -> list[str]:
@@ -187,7 +181,7 @@ class PostgresStore:
         removed = await self._run(
             lambda db: q.delete_student(db, tenant, student_id), transaction=True
         )
-        self._cache.pop((tenant, student_id), None)
+        self._cache.drop((tenant, student_id))
         return removed
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:

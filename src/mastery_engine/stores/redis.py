@@ -14,7 +14,6 @@ detected here; ids are unique per tenant by contract.
 
 import json
 import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -32,6 +31,7 @@ from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import redis_scripts as scripts
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.snapshots import SnapshotCache
 
 T = TypeVar("T")
 OPTIONS = {"prefix": "", "cache_students": "2000"}
@@ -96,8 +96,7 @@ class RedisStore:
         self._prefix = prefix
         self._ttl = (max(retention_days, 0) + 1) * SECONDS_PER_DAY
         self._sha = {name: scripts.sha_of(text) for name, text in scripts.SCRIPTS.items()}
-        self._cache: OrderedDict[tuple[str, str], tuple[bytes, StudentAggregates]] = OrderedDict()
-        self._cache_size = cache_students
+        self._cache: SnapshotCache[bytes] = SnapshotCache(cache_students)
 
     @classmethod
     async def open(cls, url: str, retention_days: int) -> "RedisStore":
@@ -191,30 +190,21 @@ class RedisStore:
     async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
         """One script call: the version, `as_of`'s tail, and everything else on a cache miss."""
         key = (tenant, student_id)
-        cached = self._cache.get(key)
+        known = self._cache.version(key)
         base = self._base(tenant, student_id)
         keys: list[str | bytes | int] = [*self._fixed(tenant, student_id), base]
-        keys += [cached[0] if cached else b"", f"({as_of}", end_of_day(day_of(as_of))]
+        keys += [known or b"", f"({as_of}", end_of_day(day_of(as_of))]
         sha = self._sha["read"]
         reply = await self._run(lambda: self._client.evalsha(sha, len(scripts.FIXED), *keys))
         if reply is None:
-            self._cache.pop(key, None)
+            self._cache.drop(key)
             return None
-        if cached is not None and len(reply) == 2:
-            snapshot = cached[1]
-            self._cache.move_to_end(key)
-        else:
+        # A two-item reply means the cached version still stands: only the tail came back.
+        snapshot = self._cache.get(key, known) if known and len(reply) == 2 else None
+        if snapshot is None:
             snapshot = scripts.snapshot_of(reply)
-            self._remember(key, reply[0], snapshot)
+            self._cache.put(key, reply[0], snapshot)
         return snapshot.with_tail(scripts.tail_of(reply[1]))
-
-    def _remember(self, key: tuple[str, str], version: bytes, snapshot: StudentAggregates) -> None:
-        if self._cache_size <= 0:
-            return
-        self._cache[key] = (version, snapshot)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted (byte order of UTF-8 is code point order)."""
@@ -232,7 +222,7 @@ class RedisStore:
             pipe.zrem(self._tenant_key(tenant, "students"), student_id)
 
         removed, unlisted = await self._pipeline(build, atomic=True)
-        self._cache.pop((tenant, student_id), None)
+        self._cache.drop((tenant, student_id))
         return int(removed) + int(unlisted)
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:

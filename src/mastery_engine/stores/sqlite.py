@@ -9,7 +9,6 @@ them against the student's version row, so several processes can share one file.
 import asyncio
 import json
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +21,7 @@ from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
 from mastery_engine.stores import sqlite_tables as tables
 from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.snapshots import SnapshotCache
 
 T = TypeVar("T")
 OPTIONS = {"busy_timeout_ms": 10_000, "cache_students": 2_000}
@@ -56,8 +56,7 @@ class SQLiteStore:
     def __init__(self, path: str, busy_timeout_ms: int, cache_students: int) -> None:
         self.path = path
         self.busy_timeout = busy_timeout_ms / 1000
-        self._cache: OrderedDict[tuple[str, str], tuple[int, StudentAggregates]] = OrderedDict()
-        self._cache_size = cache_students
+        self._cache: SnapshotCache[int] = SnapshotCache(cache_students)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._writer_db: sqlite3.Connection | None = None
         self._reader_db = self._connect()
@@ -123,19 +122,15 @@ class SQLiteStore:
         self, db: sqlite3.Connection, tenant: str, student_id: str
     ) -> StudentAggregates | None:
         key = (tenant, student_id)
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] == tables.version(db, tenant, student_id):
-            self._cache.move_to_end(key)
-            return cached[1]
+        if self._cache.version(key) is not None:
+            cached = self._cache.get(key, tables.version(db, tenant, student_id))
+            if cached is not None:
+                return cached
         fresh = tables.snapshot(db, tenant, student_id)
         if fresh is None:
-            self._cache.pop(key, None)
+            self._cache.drop(key)
             return None
-        if self._cache_size > 0:
-            self._cache[key] = fresh
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._cache.put(key, *fresh)
         return fresh[1]
 
     async def students(self, tenant: str) -> list[str]:
@@ -155,7 +150,7 @@ class SQLiteStore:
                 )
 
         removed = await self._write(work)
-        self._cache.pop((tenant, student_id), None)
+        self._cache.drop((tenant, student_id))
         return removed
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
