@@ -57,6 +57,8 @@ def test_every_operation_answers_within_its_contract(tmp_path: Path) -> None:
             "7",
             "--no-color",
         ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path
+        )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "No issues found" in done.stdout or " passed" in done.stdout, done.stdout[-3000:]
