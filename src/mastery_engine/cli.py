@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mastery_engine import logs
+from mastery_engine.cli_streams import streams
 from mastery_engine.core.access import Role
 from mastery_engine.core.errors import MasteryError
 from mastery_engine.core.instants import format_us, parse_as_of
@@ -23,6 +24,7 @@ from mastery_engine.stores import open_store
 from mastery_engine.wiring import open_service
 
 app = typer.Typer(help="Mastery Engine: mastery per student and skill, from learning events.")
+app.add_typer(streams)  # consume, dlq replay, schemas
 console = Console()
 TenantOption = Annotated[str | None, typer.Option(help="Tenant (default MASTERY_DEFAULT_TENANT)")]
 

@@ -54,3 +54,49 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(1000, ge=1)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_future_seconds: int = Field(300, ge=0)
+
+    # Event streams: the Kafka consumer, its dead letters and mastery changes, Dapr, xAPI, Caliper.
+    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers, host:port,...")
+    kafka_topic: str = Field("learning-events", min_length=1, description="Topic of events in")
+    kafka_group: str = Field("mastery-engine", min_length=1, description="Consumer group id")
+    kafka_dlq_topic: str = Field("learning-events.dlq", min_length=1, description="Dead letters")
+    kafka_out_topic: str = Field(
+        "mastery-updates", description="Topic of mastery.changed events; empty: not published"
+    )
+    kafka_default_tenant: str = Field(
+        "default", min_length=1, description="Tenant of a delivery naming none (Kafka, Dapr)"
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: (
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"] | None
+    ) = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: str | None = Field(None, description="CA bundle (PEM) of the brokers")
+    kafka_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Other librdkafka properties, as a JSON object"
+    )
+    kafka_batch_size: int = Field(1000, ge=1, le=100_000, description="Messages per poll")
+    kafka_batch_wait_ms: int = Field(200, ge=1, le=60_000, description="Longest wait per poll")
+    kafka_session_timeout_ms: int = Field(45_000, ge=1000)
+    kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    kafka_retry_max_seconds: float = Field(
+        30.0, gt=0, description="Cap of the backoff while the store is unavailable"
+    )
+    change_threshold: float = Field(
+        0.05, gt=0, le=1, description="Mastery move that is announced even without a new level"
+    )
+    dapr_pubsub: str = Field("pubsub", min_length=1, description="Dapr pub/sub component name")
+    dapr_app_token: SecretStr | None = Field(
+        None, description="When set, Dapr deliveries must carry it in `dapr-api-token`"
+    )
+    xapi_skill_extension: str | None = Field(
+        None, description="xAPI extension IRI (context or activity) whose value is the skill id"
+    )
+    caliper_skill_extension: str | None = Field(
+        None, description="Caliper `extensions` key (event, object or assignable) naming the skill"
+    )
+    activity_skill_pattern: str = Field(
+        "*/skills/{skill_id}",
+        description="Activity id shape naming the skill: '*' is any text, {skill_id} a segment",
+    )

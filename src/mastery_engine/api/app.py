@@ -13,7 +13,8 @@ from mastery_engine import __version__
 from mastery_engine.api import errors
 from mastery_engine.api.auth import TokenVerifier
 from mastery_engine.api.guards import IngestLimiter, SecurityHeaders
-from mastery_engine.api.routes import events, health, privacy, students
+from mastery_engine.api.routes import dapr, events, health, privacy, statements, students
+from mastery_engine.api.schemas import ERROR_RESPONSES
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.demo import demo_events
 from mastery_engine.service import MasteryService, Status, wall_clock_us
@@ -118,11 +119,14 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.include_router(events.router)
+    app.include_router(statements.router)
+    app.include_router(dapr.router)
     app.include_router(students.router)
     app.include_router(privacy.router)
     app.include_router(health.router)

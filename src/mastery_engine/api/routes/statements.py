@@ -1,0 +1,110 @@
+"""POST /v1/xapi/statements and POST /v1/caliper/events: learning records mapped onto events."""
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from mastery_engine.api.deps import IngestTenant, Service, get_settings
+from mastery_engine.api.guards import IngestLimiter
+from mastery_engine.api.responses import FastJSON
+from mastery_engine.api.routes.events import decode, read_limited
+from mastery_engine.api.schemas import IngestResponse, ingest_body
+from mastery_engine.core.errors import InvalidEvent, InvalidRequest
+from mastery_engine.core.instants import format_us
+from mastery_engine.service import MasteryService
+from mastery_engine.settings import Settings
+from mastery_engine.sources.caliper import event_to_canonical, parse_envelope
+from mastery_engine.sources.intake import ingest_mapped
+from mastery_engine.sources.mapping import SkillRule
+from mastery_engine.sources.xapi import statement_to_event
+
+router = APIRouter(tags=["learning records"])
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Body is not JSON"},
+    413: {"description": "More than 1,000 records or 1 MiB"},
+    422: {"description": "A lone record cannot be mapped or breaks the event contract"},
+}
+XAPI_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "One xAPI 1.0.3 statement or an array of statements",
+        "content": {
+            "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}}
+        },
+    }
+}
+CALIPER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A Caliper 1.2 envelope: sensor, sendTime, dataVersion, data (events)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+async def _payload(request: Request, tenant: str) -> Any:
+    payload = decode(await read_limited(request, get_settings(request).max_body_bytes))
+    limiter: IngestLimiter = request.app.state.limiter
+    await limiter.spend(tenant, len(payload) if isinstance(payload, list) else 1)
+    return payload
+
+
+async def _ingest(
+    service: MasteryService,
+    tenant: str,
+    items: list[Any],
+    convert: Callable[[object], dict[str, Any]],
+    lone: bool,
+) -> FastJSON:
+    report = await ingest_mapped(service, tenant, items, convert)
+    only = report.results[0] if lone else None
+    if only is not None and only.error is not None:
+        raise InvalidEvent(only.error, field=only.field)
+    return FastJSON(ingest_body(report))
+
+
+def _rule(settings: Settings, extension: str | None) -> SkillRule:
+    return SkillRule(extension, settings.activity_skill_pattern)
+
+
+@router.post(
+    "/v1/xapi/statements",
+    summary="Ingest xAPI statements (one or an array) as learning events",
+    response_model=IngestResponse,
+    openapi_extra=XAPI_BODY,
+    responses=RESPONSES,
+)
+async def post_statements(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
+    """Map each statement onto an event (statement id = event id) and apply them as one batch."""
+    payload = await _payload(request, tenant)
+    settings = get_settings(request)
+    rule = _rule(settings, settings.xapi_skill_extension)
+    convert = partial(statement_to_event, rule=rule, received_at=format_us(service.clock()))
+    if isinstance(payload, dict):
+        return await _ingest(service, tenant, [payload], convert, lone=True)
+    if isinstance(payload, list):
+        return await _ingest(service, tenant, payload, convert, lone=False)
+    raise InvalidRequest(
+        f"body must be a statement object or an array of statements, got a JSON"
+        f" {type(payload).__name__}"
+    )
+
+
+@router.post(
+    "/v1/caliper/events",
+    summary="Ingest a Caliper 1.2 envelope's events as learning events",
+    response_model=IngestResponse,
+    openapi_extra=CALIPER_BODY,
+    responses=RESPONSES,
+)
+async def post_caliper(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
+    """Map each event of the envelope onto a learning event; one result per envelope item."""
+    payload = await _payload(request, tenant)
+    envelope = parse_envelope(payload)
+    settings = get_settings(request)
+    convert = partial(event_to_canonical, rule=_rule(settings, settings.caliper_skill_extension))
+    if not envelope.data:
+        raise InvalidRequest("the envelope's data holds no events", field="data")
+    return await _ingest(service, tenant, envelope.data, convert, lone=False)

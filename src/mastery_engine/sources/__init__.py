@@ -1,0 +1,1 @@
+"""Event channels: Kafka, Dapr pub/sub, xAPI and Caliper; each decodes, ingests, acknowledges."""

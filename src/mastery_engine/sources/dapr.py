@@ -1,0 +1,77 @@
+"""Dapr pub/sub: the programmatic subscription, and one CloudEvent delivery decoded and ingested.
+
+Dapr reads `GET /dapr/subscribe` once at start, then POSTs each message of the topic to the
+route as a CloudEvent (structured mode, `data` holding the event; with `rawPayload` the bare
+event). The answer is HTTP 200 with `{"status": "SUCCESS" | "RETRY" | "DROP"}`: SUCCESS for
+an applied or duplicate event, DROP for one that can never be ingested (it is logged with its
+reason), RETRY while the store is unavailable, so Dapr redelivers under its resiliency policy.
+"""
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from mastery_engine.core.errors import StoreUnavailable
+from mastery_engine.core.instants import format_us
+from mastery_engine.service import MasteryService, Status
+from mastery_engine.sources.decode import Decoded, DecodeRules, Reason, decode_document
+
+log = logging.getLogger(__name__)
+
+
+class DaprStatus(StrEnum):
+    """What Dapr does next with a delivered message."""
+
+    SUCCESS = "SUCCESS"
+    RETRY = "RETRY"
+    DROP = "DROP"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The answer to one delivery and, for RETRY or DROP, why."""
+
+    status: DaprStatus
+    event_id: str | None = None
+    reason: str | None = None
+
+
+def subscriptions(pubsub: str, topic: str, route: str) -> list[dict[str, Any]]:
+    """The body of `GET /dapr/subscribe`."""
+    return [{"pubsubname": pubsub, "topic": topic, "route": route}]
+
+
+def _dropped(decoded: Decoded) -> Delivery:
+    log.warning(
+        "dapr: dropping event %r of tenant %r: %s (%s)",
+        decoded.event_id,
+        decoded.tenant,
+        decoded.error,
+        decoded.reason,
+    )
+    return Delivery(DaprStatus.DROP, decoded.event_id, decoded.error)
+
+
+async def deliver(service: MasteryService, body: bytes, rules: DecodeRules) -> Delivery:
+    """Decode one delivery, ingest its event, and say what Dapr should do with the message."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        log.warning("dapr: dropping a delivery that is not JSON: %s", exc)
+        return Delivery(DaprStatus.DROP, None, f"the body is not valid JSON: {exc}")
+    decoded = decode_document(document, None, rules, format_us(service.clock()))
+    if decoded.item is None:
+        return _dropped(decoded)
+    try:
+        report = await service.ingest(decoded.tenant, [decoded.item])
+    except StoreUnavailable as exc:
+        log.warning("dapr: store unavailable, asking for a retry: %s", exc.message)
+        return Delivery(DaprStatus.RETRY, decoded.event_id, exc.message)
+    outcome = report.results[0]
+    if outcome.status is Status.REJECTED:
+        reason = Reason.INVALID_EVENT
+        return _dropped(Decoded(decoded.tenant, None, outcome.id, reason, outcome.error))
+    return Delivery(DaprStatus.SUCCESS, outcome.id)

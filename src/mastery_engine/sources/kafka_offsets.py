@@ -1,0 +1,70 @@
+"""Partition bookkeeping: which offsets a batch completes, and how far behind the consumer is."""
+
+import logging
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+log = logging.getLogger(__name__)
+Partition = tuple[str, int]
+
+
+def partition_of(message: Message) -> Partition:
+    """(topic, partition) of a consumed message."""
+    topic, partition = message.topic(), message.partition()
+    assert topic is not None and partition is not None, "a consumed message has both"
+    return topic, partition
+
+
+def offset_of(message: Message) -> int:
+    """The offset of a consumed message."""
+    offset = message.offset()
+    assert offset is not None, "a consumed message has an offset"
+    return offset
+
+
+def next_offsets(messages: Iterable[Message]) -> dict[Partition, int]:
+    """Per partition, the offset after the last message: what committing them records."""
+    offsets: dict[Partition, int] = {}
+    for message in messages:
+        where = partition_of(message)
+        offsets[where] = max(offsets.get(where, 0), offset_of(message) + 1)
+    return offsets
+
+
+def commit(consumer: Consumer, offsets: dict[Partition, int]) -> int:
+    """Commit (synchronously) the offsets of partitions still assigned; how many partitions.
+
+    A partition revoked meanwhile belongs to another member, which re-reads from the last
+    commit; the events it finds again are duplicates and change nothing.
+    """
+    owned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+    mine = [TopicPartition(t, p, o) for (t, p), o in offsets.items() if (t, p) in owned]
+    if not mine:
+        return 0
+    try:
+        consumer.commit(offsets=mine, asynchronous=False)
+    except KafkaException as exc:
+        log.warning("commit refused (%s); those messages will be read again as duplicates", exc)
+        return 0
+    return len(mine)
+
+
+def lag(consumer: Consumer) -> int:
+    """Messages on the assigned partitions not yet consumed (high watermark - position).
+
+    The high watermark is the one the last fetch response carried; partitions with no fetch
+    yet count as 0 until they have one.
+    """
+    assignment = consumer.assignment()
+    if not assignment:
+        return 0
+    total = 0
+    try:
+        for position in consumer.position(assignment):
+            _, high = consumer.get_watermark_offsets(position, cached=True)
+            if position.offset >= 0 and high >= 0:
+                total += max(0, high - position.offset)
+    except KafkaException as exc:
+        log.debug("lag unknown: %s", exc)
+    return total

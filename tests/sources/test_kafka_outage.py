@@ -1,0 +1,126 @@
+"""The store goes away mid-stream: the consumer pauses and retries, sets nothing aside, loses
+nothing, and resumes by itself when the store is back."""
+
+import asyncio
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from mastery_engine.settings import Settings
+from mastery_engine.sources.kafka import ConsumeStats
+from mastery_engine.sources.kafka_worker import consume
+from tests.kafka_broker import free_port, produce, read_topic
+from tests.sources.streams import (
+    Topics,
+    assert_same_state,
+    make_events,
+    record,
+    reference,
+    stored_state,
+)
+
+OUTAGE_S = 3.0
+
+
+def redis_server(port: int, directory: Path) -> "subprocess.Popen[bytes]":
+    """A private redis-server whose every write is on disk (it survives a restart)."""
+    server = subprocess.Popen(
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+            *("--appendonly", "yes", "--appendfsync", "always", "--dir", str(directory)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with redis.Redis(port=port) as client:
+                client.ping()
+            return server
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.02)
+
+
+@contextmanager
+def consumer_thread(settings: Settings) -> Iterator[list[ConsumeStats]]:
+    """A burst-mode consumer in a thread of its own; its stats once it has finished."""
+    done: list[ConsumeStats] = []
+    worker = threading.Thread(
+        target=lambda: done.append(asyncio.run(consume(settings, until_idle_s=6.0))), daemon=True
+    )
+    worker.start()
+    yield done
+    worker.join(timeout=180)
+    assert done, "the consumer did not finish"
+
+
+def wait_until_applied(url: str, events: list[dict[str, Any]]) -> None:
+    """Until the store holds exactly what a direct ingest of `events` gives."""
+    expected, deadline = reference(events), time.monotonic() + 90
+    while stored_state(url) != expected:
+        assert time.monotonic() < deadline, "the first events were never applied"
+        time.sleep(0.3)
+
+
+def run_with_outage(
+    topics: Topics, url: str, outage: Callable[[Callable[[], None]], None], **options: Any
+) -> ConsumeStats:
+    """First half applied; store gone while the second half arrives; store back."""
+    first = make_events(2_000, seed=21, prefix="a")
+    second = make_events(2_000, seed=22, prefix="b")
+    produce(topics.broker.bootstrap, topics.topic, [record(e) for e in first])
+    settings = topics.settings(url, kafka_retry_max_seconds=0.5, **options)
+    with consumer_thread(settings) as done:
+        wait_until_applied(url, first)
+        outage(lambda: produce(topics.broker.bootstrap, topics.topic, map(record, second)))
+    stats = done[0]
+    assert stats.retries > 0
+    assert (stats.accepted, stats.dead_letters) == (4_000, 0)
+    assert_same_state(stored_state(url), reference(first + second))
+    assert read_topic(topics.broker.bootstrap, topics.dlq, quiet_s=1.0) == []
+    return stats
+
+
+def test_redis_server_stopped_and_restarted(topics: Topics, tmp_path: Path) -> None:
+    port = free_port()
+    servers = [redis_server(port, tmp_path)]
+
+    def outage(send_second_half: Callable[[], None]) -> None:
+        servers[0].terminate()  # refused connections from now on
+        servers[0].wait()
+        send_second_half()
+        time.sleep(OUTAGE_S)
+        servers.append(redis_server(port, tmp_path))  # same port, same append-only file
+
+    try:
+        run_with_outage(topics, f"redis://127.0.0.1:{port}/0?prefix=outage:", outage)
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait()
+
+
+def test_sqlite_write_lock_held_by_another_process(topics: Topics, tmp_path: Path) -> None:
+    db = tmp_path / "locked.db"
+
+    def outage(send_second_half: Callable[[], None]) -> None:
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # every other writer now waits, then gives up
+        try:
+            send_second_half()
+            time.sleep(OUTAGE_S)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+    run_with_outage(topics, f"sqlite:///{db}?busy_timeout_ms=200", outage)

@@ -1,0 +1,177 @@
+"""POST /v1/xapi/statements with xAPI 1.0.3 statement shapes, accepted and rejected."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mastery_engine.api import create_app
+from mastery_engine.settings import Settings
+from tests.conftest import fixed_clock
+
+ADL = "http://adlnet.gov/expapi/verbs/"
+COURSE = "https://lms.example/courses/python"
+SKILL_EXTENSION = "https://lms.example/xapi/extensions/skill"
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    settings = Settings(store_url="memory://", auth="off", xapi_skill_extension=SKILL_EXTENSION)
+    with TestClient(create_app(settings, clock=fixed_clock())) as test_client:
+        yield test_client
+
+
+def statement(
+    statement_id: str, verb: str, activity: str, result: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A statement as a learning record provider sends it (account actor, ADL verb)."""
+    body: dict[str, Any] = {
+        "id": statement_id,
+        "actor": {
+            "objectType": "Agent",
+            "name": "Ada",
+            "account": {"homePage": "https://lms.example", "name": "ada"},
+        },
+        "verb": {"id": f"{ADL}{verb}", "display": {"en-US": verb}},
+        "object": {
+            "objectType": "Activity",
+            "id": activity,
+            "definition": {
+                "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+                "name": {"en-US": "Question"},
+            },
+        },
+        "timestamp": "2026-03-10T10:15:00.000Z",
+        "version": "1.0.3",
+    }
+    if result is not None:
+        body["result"] = result
+    return body | extra
+
+
+def post(client: TestClient, body: Any, tenant: str = "default") -> Any:
+    return client.post("/v1/xapi/statements", json=body, headers={"X-Tenant-ID": tenant})
+
+
+def components(client: TestClient, student: str, skill: str) -> dict[str, float]:
+    found = client.get(f"/v1/students/{student}/skills/{skill}/mastery").json()
+    return dict(found["components"])
+
+
+def test_each_mapped_verb_is_accepted(client: TestClient) -> None:
+    functions = f"{COURSE}/skills/functions"
+    batch = [
+        statement("x1", "completed", f"{functions}/exercises/3", {"completion": True}),
+        statement("x2", "answered", f"{functions}/quiz/1/q/2", {"score": {"scaled": 0.8}}),
+        statement(
+            "x3", "scored", f"{functions}/quiz/2", {"score": {"raw": 6, "min": 0, "max": 10}}
+        ),
+        statement("x4", "passed", f"{functions}/exercises/4"),
+        statement("x5", "failed", f"{functions}/exercises/5", {"success": False}),
+        statement("x6", "answered", f"{functions}/quiz/1/q/3", {"success": True}),
+        statement("x7", "progressed", f"{COURSE}/modules/2", {"duration": "PT12M30S"}),
+        statement("x8", "experienced", f"{COURSE}/videos/intro"),
+    ]
+
+    answer = post(client, batch)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "accepted": 8,
+        "duplicates": 0,
+        "rejected": 0,
+        "results": [{"id": f"x{i}", "status": "accepted"} for i in range(1, 9)],
+    }
+    found = components(client, "ada", "functions")
+    assert found["completion"] == pytest.approx(1 / 10)  # one exercise of ten
+    assert found["quiz"] == pytest.approx((0.8 + 0.6) / 2)  # same instant, equal weights
+
+
+def test_a_resent_statement_is_a_duplicate(client: TestClient) -> None:
+    one = statement("x1", "completed", f"{COURSE}/skills/oop/exercises/1")
+    assert post(client, one).json()["results"] == [{"id": "x1", "status": "accepted"}]
+    assert post(client, [one]).json()["results"] == [{"id": "x1", "status": "duplicate"}]
+
+
+def test_skill_from_an_extension_and_student_from_mbox(client: TestClient) -> None:
+    body = statement(
+        "x1",
+        "answered",
+        "https://quiz.example/items/77",
+        {"score": {"scaled": 0.5}},
+        actor={"mbox": "mailto:grace@example.com"},
+        context={"extensions": {SKILL_EXTENSION: "errors"}},
+    )
+    assert post(client, body, tenant="school-b").status_code == 200
+    found = client.get(
+        "/v1/students/grace@example.com/skills/errors/mastery", headers={"X-Tenant-ID": "school-b"}
+    )
+    assert found.json()["components"]["quiz"] == pytest.approx(0.5)
+
+
+OOP = f"{COURSE}/skills/oop/1"
+REJECTIONS = [
+    (
+        statement("r1", "launched", OOP),
+        "verb 'http://adlnet.gov/expapi/verbs/launched' is not mapped",
+    ),
+    (statement("r2", "answered", OOP, {"score": {"scaled": -0.5}}), "only 0..1 maps"),
+    (statement("r3", "answered", OOP, {"response": "b"}), "needs result.score or result.success"),
+    (statement("r4", "completed", f"{COURSE}/lessons/1"), "no skill for activity"),
+    (
+        statement("r5", "completed", OOP, timestamp="2026-03-10T10:15:00"),
+        "timestamp has no UTC offset",
+    ),
+    (
+        statement("r6", "completed", OOP, actor={"objectType": "Group", "member": []}),
+        "actor.objectType",
+    ),
+    (
+        statement("r7", "completed", OOP, actor={"openid": "https://id.example/ada"}),
+        "actor needs account.name",
+    ),
+    (
+        statement("r8", "completed", OOP, object={"objectType": "StatementRef", "id": "x"}),
+        "object.objectType",
+    ),
+    (statement("r9", "answered", OOP, {"score": {"scaled": 1.5}}), "result.score.scaled"),
+    (
+        statement("r10", "scored", OOP, {"score": {"raw": 5}}),
+        "needs scaled (0..1), or raw within min < max",
+    ),
+    (
+        statement("r11", "progressed", f"{COURSE}/m/1", {"duration": "12 minutes"}),
+        "not an ISO 8601 duration",
+    ),
+    (statement("r12", "completed", OOP, timestamp="2099-01-01T00:00:00Z"), "in the future"),
+]
+
+
+def test_unmappable_statements_get_their_own_error(client: TestClient) -> None:
+    valid = statement("ok", "completed", f"{COURSE}/skills/oop/exercises/1")
+    no_id = {k: v for k, v in valid.items() if k != "id"}
+    batch = [valid, *(body for body, _ in REJECTIONS), no_id, "not a statement"]
+
+    answer = post(client, batch).json()
+
+    assert (answer["accepted"], answer["rejected"]) == (1, len(REJECTIONS) + 2)
+    results = answer["results"]
+    assert results[0] == {"id": "ok", "status": "accepted"}
+    for (body, message), result in zip(REJECTIONS, results[1:], strict=False):
+        assert result["id"] == body["id"] and result["status"] == "rejected"
+        assert message in result["error"], (message, result["error"])
+    assert results[-2] == {"id": None, "status": "rejected", "error": results[-2]["error"]}
+    assert "id is required" in results[-2]["error"]
+    assert results[-1]["status"] == "rejected"
+
+
+def test_a_lone_unmappable_statement_is_a_422(client: TestClient) -> None:
+    answer = post(client, REJECTIONS[0][0])
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "verb.id"
+    assert post(client, "a string").status_code == 422
+    broken = client.post(
+        "/v1/xapi/statements", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 400
