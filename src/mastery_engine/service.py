@@ -1,5 +1,6 @@
 """Use cases: ingest events and answer mastery questions, from the core and a Store."""
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from mastery_engine.stores.base import Store
 
 MAX_HISTORY_DAYS = 366
 RULES_TTL_S = 1.0  # other replicas see a configuration change within this time
+CONCURRENT_READS = 16  # a batch's students are read this many at a time (network stores)
 CHANGE_WINDOW_DAYS = 7
 
 
@@ -159,23 +161,33 @@ class MasteryService:
         """Ingest a batch and report the mastery moves it caused for the students it touched."""
         at = self.clock()
         named = [_student_named(raw) for raw in items]
-        before = {s: await self._skills_at(tenant, s, at) for s in dict.fromkeys(named) if s}
+        before = await self._skills_at(tenant, [s for s in dict.fromkeys(named) if s], at)
         report = await self.ingest(tenant, items)
         fresh = {
             s for s, r in zip(named, report.results, strict=True) if r.status is Status.ACCEPTED
         }
+        after = await self._skills_at(tenant, sorted(s for s in fresh if s), at)
         moves: list[MasteryChange] = []
-        for student in sorted(s for s in fresh if s):
-            after = await self._skills_at(tenant, student, at)
-            moves += changes(student, before[student], after, at, threshold)
+        for student, skills in after.items():
+            moves += changes(student, before[student], skills, at, threshold)
         return TrackedIngest(report, tuple(moves))
 
-    async def _skills_at(self, tenant: str, student_id: str, at: int) -> list[SkillMastery]:
-        aggregates = await self.store.read(tenant, student_id, at)
-        if aggregates is None:
-            return []
+    async def _skills_at(
+        self, tenant: str, students: Sequence[str], at: int
+    ) -> dict[str, list[SkillMastery]]:
+        """Every skill of each student at `at`, reading a few students at a time."""
         rules = await self.rules(tenant)
-        return evaluate_student(aggregates, at, rules.curriculum, rules.config)
+        gate = asyncio.Semaphore(CONCURRENT_READS)
+
+        async def skills_of(student_id: str) -> list[SkillMastery]:
+            async with gate:
+                aggregates = await self.store.read(tenant, student_id, at)
+            if aggregates is None:
+                return []
+            return evaluate_student(aggregates, at, rules.curriculum, rules.config)
+
+        found = await asyncio.gather(*(skills_of(s) for s in students))
+        return dict(zip(students, found, strict=True))
 
     async def _aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
         aggregates = await self.store.read(tenant, student_id, as_of)

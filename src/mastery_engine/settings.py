@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     kafka_batch_wait_ms: int = Field(200, ge=1, le=60_000, description="Longest wait per poll")
     kafka_session_timeout_ms: int = Field(45_000, ge=1000)
     kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="consume: Prometheus /metrics on this port (0: any free)"
+    )
     kafka_retry_max_seconds: float = Field(
         30.0, gt=0, description="Cap of the backoff while the store is unavailable"
     )

@@ -14,7 +14,7 @@ Skill: the `SkillRule` (an `extensions` key of the event, object or assignable, 
 shape of the activity id). Event id: the Caliper event id.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,6 +30,12 @@ MAPPED = (
 )
 
 
+StrictNumber = Annotated[float, Field(strict=True)] | Annotated[int, Field(strict=True)]
+
+ENVELOPE_FIELDS = "sensor, sendTime, dataVersion and data (a list of events)"
+EVENT_FIELDS = "id, type, action, actor, object and eventTime"
+
+
 class Entity(BaseModel):
     """A Caliper entity, as far as the mapping reads it; others may be thinned to an IRI."""
 
@@ -41,8 +47,8 @@ class Entity(BaseModel):
     assignee: "Entity | str | None" = None
     assignable: "Entity | str | None" = None
     user: "Entity | str | None" = None
-    scoreGiven: float | None = None
-    maxScore: float | None = None
+    scoreGiven: StrictNumber | None = None
+    maxScore: StrictNumber | None = None
 
 
 class CaliperEvent(BaseModel):
@@ -74,6 +80,11 @@ class Envelope(BaseModel):
 
 def parse_envelope(raw: object) -> Envelope:
     """Validate an envelope, or raise `InvalidEvent` naming the first field at fault."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent(
+            f"body must be a Caliper envelope object with {ENVELOPE_FIELDS},"
+            f" got a JSON {type(raw).__name__}"
+        )
     try:
         return Envelope.model_validate(raw)
     except ValidationError as exc:
@@ -88,12 +99,20 @@ def _extensions(ref: Entity | str | None) -> dict[str, Any] | None:
     return ref.extensions if isinstance(ref, Entity) else None
 
 
+def _session_user(event: CaliperEvent) -> Entity | str | None:
+    """The user of the event's session, or of the Session it acts on (a TimedOut)."""
+    for session in (event.session, event.object):
+        if isinstance(session, Entity) and session.user is not None:
+            return session.user
+    return None
+
+
 def _student(event: CaliperEvent) -> str:
     person: Entity | str | None = event.actor
     if event.type == "GradeEvent" and isinstance(event.object, Entity):
         person = event.object.assignee
     elif isinstance(person, Entity) and person.type not in (None, "Person"):
-        person = event.session.user if isinstance(event.session, Entity) else None
+        person = _session_user(event)
     iri = _id(person)
     student = last_segment(iri) if iri else ""
     if not student:
@@ -105,7 +124,12 @@ def _score(generated: Entity | str | None) -> float | None:
     if not isinstance(generated, Entity) or generated.scoreGiven is None:
         return None
     given, most = generated.scoreGiven, generated.maxScore
-    if most is None or most <= 0 or not 0 <= given <= most:
+    if most is None:
+        raise InvalidEvent(
+            "generated.maxScore is required with scoreGiven (the score is scoreGiven / maxScore)",
+            field="generated.maxScore",
+        )
+    if most <= 0 or not 0 <= given <= most:
         raise InvalidEvent(
             f"generated score {given:g} of {most} does not map onto 0..1 (needs 0 <= given <= max)",
             field="generated.scoreGiven",
@@ -125,6 +149,8 @@ def _activity(event: CaliperEvent) -> tuple[str, Entity | str]:
 
 def _typed(event: CaliperEvent, activity: str) -> dict[str, Any]:
     kind, action = event.type, event.action
+    if kind == "GradeEvent" and action != "Graded":
+        raise InvalidEvent(f"{kind} {action} is not mapped; mapped: {MAPPED}", field="action")
     score = _score(event.generated)
     if kind in ("GradeEvent", "AssessmentItemEvent") and score is not None:
         return {"type": "quiz.graded", "data": {"quiz_id": activity, "score": score}}
@@ -141,6 +167,11 @@ def _typed(event: CaliperEvent, activity: str) -> dict[str, Any]:
 
 def event_to_canonical(raw: object, rule: SkillRule) -> dict[str, Any]:
     """The canonical event of one Caliper event."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent(
+            f"a Caliper event must be an object with {EVENT_FIELDS},"
+            f" got a JSON {type(raw).__name__}"
+        )
     try:
         event = CaliperEvent.model_validate(raw)
     except ValidationError as exc:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
@@ -29,6 +29,7 @@ from mastery_engine.sources.kafka_publish import Publisher
 log = logging.getLogger(__name__)
 FIRST_BACKOFF_S = 0.1
 PROGRESS_EVERY_S = 10.0
+LAG_EVERY_S = 1.0
 JOIN_WAIT_S = 30.0  # burst mode: how long a member that gets no partition waits for one
 
 
@@ -44,6 +45,15 @@ class ConsumeStats:
     batches: int = 0
     retries: int = 0
     lag: int = 0
+    paused: bool = False
+    first_batch_at: float | None = None  # time.monotonic() when the first batch arrived
+    last_batch_at: float | None = None  # ... and when the last one was committed
+    partition_lag: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def measure_lag(self, consumer: Consumer) -> None:
+        """Refresh the lag of every assigned partition and their total."""
+        self.partition_lag = lag(consumer)
+        self.lag = sum(self.partition_lag.values())
 
 
 class Abandoned(Exception):
@@ -66,11 +76,11 @@ class KafkaSource:
         self.options = options
         self.stats = ConsumeStats()
         self._stopping = False
-        self._paused = False
         self._held: list[Message] = []
         self._started_at = time.monotonic()
         self._assigned_at: float | None = None
         self._reported_at = time.monotonic()
+        self._measured_at = time.monotonic()
 
     def stop(self) -> None:
         """Finish (or, if the store is down, abandon) the current batch, then return."""
@@ -101,7 +111,7 @@ class KafkaSource:
                 await asyncio.sleep(0)
         except Abandoned:
             log.warning("stopped while the store was unavailable; the batch is left unread")
-        self.stats.lag = lag(self.consumer)
+        self.stats.measure_lag(self.consumer)
         log.info("consumer done: %s", asdict(self.stats))
         return self.stats
 
@@ -130,6 +140,8 @@ class KafkaSource:
         return decode_value(message.value(), tenant, self.options.rules, received_at)
 
     async def _process(self, messages: Sequence[Message]) -> None:
+        if self.stats.first_batch_at is None:
+            self.stats.first_batch_at = time.monotonic()
         now = format_us(self.service.clock())
         groups: dict[str, list[tuple[Message, Decoded]]] = {}
         for message in messages:
@@ -147,6 +159,7 @@ class KafkaSource:
         commit(self.consumer, next_offsets(messages))
         self.stats.messages += len(messages)
         self.stats.batches += 1
+        self.stats.last_batch_at = time.monotonic()
 
     async def _ingest(self, tenant: str, members: list[tuple[Message, Decoded]], now: str) -> None:
         tracked = await self._apply(tenant, [d.item for _, d in members])
@@ -170,24 +183,24 @@ class KafkaSource:
             try:
                 tracked = await self.service.ingest_tracked(tenant, items, threshold)
             except StoreUnavailable as exc:
-                if not self._paused:
+                if not self.stats.paused:
                     log.warning("store unavailable, pausing the partitions: %s", exc.message)
                     self._pause()
                 self.stats.retries += 1
                 await self._wait(backoff)
                 backoff = min(backoff * 2, self.options.retry_max_s)
                 continue
-            if self._paused:
+            if self.stats.paused:
                 log.info("store available again, resuming after %d retries", self.stats.retries)
                 self._resume()
             return tracked
 
     def _pause(self) -> None:
-        self._paused = True
+        self.stats.paused = True
         self.consumer.pause(self.consumer.assignment())
 
     def _resume(self) -> None:
-        self._paused = False
+        self.stats.paused = False
         self.consumer.resume(self.consumer.assignment())
 
     async def _wait(self, seconds: float) -> None:
@@ -212,10 +225,13 @@ class KafkaSource:
         log.info("revoked partitions %s", _names(partitions))
 
     def _progress(self) -> None:
-        if time.monotonic() - self._reported_at < PROGRESS_EVERY_S:
+        now = time.monotonic()
+        if now - self._measured_at >= LAG_EVERY_S:
+            self._measured_at = now
+            self.stats.measure_lag(self.consumer)
+        if now - self._reported_at < PROGRESS_EVERY_S:
             return
-        self._reported_at = time.monotonic()
-        self.stats.lag = lag(self.consumer)
+        self._reported_at = now
         log.info(
             "consumed %d messages (%d accepted, %d duplicates, %d dead letters), lag %d",
             self.stats.messages,

@@ -50,21 +50,23 @@ def commit(consumer: Consumer, offsets: dict[Partition, int]) -> int:
     return len(mine)
 
 
-def lag(consumer: Consumer) -> int:
-    """Messages on the assigned partitions not yet consumed (high watermark - position).
+def lag(consumer: Consumer) -> dict[Partition, int]:
+    """Per assigned partition, messages not yet consumed (high watermark - position).
 
     The high watermark is the one the last fetch response carried; partitions with no fetch
     yet count as 0 until they have one.
     """
     assignment = consumer.assignment()
+    behind: dict[Partition, int] = {}
     if not assignment:
-        return 0
-    total = 0
+        return behind
     try:
         for position in consumer.position(assignment):
             _, high = consumer.get_watermark_offsets(position, cached=True)
-            if position.offset >= 0 and high >= 0:
-                total += max(0, high - position.offset)
+            known = position.offset >= 0 and high >= 0
+            behind[(position.topic, position.partition)] = (
+                max(0, high - position.offset) if known else 0
+            )
     except KafkaException as exc:
         log.debug("lag unknown: %s", exc)
-    return total
+    return behind

@@ -1,5 +1,6 @@
 """A consumer process: Kafka clients and the service from the settings, signals, one run."""
 
+import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -13,8 +14,11 @@ from mastery_engine.settings import Settings
 from mastery_engine.sources.kafka import ConsumeStats, KafkaSource
 from mastery_engine.sources.kafka_config import StreamOptions, consumer_config, producer_config
 from mastery_engine.sources.kafka_dlq import Replayer, ReplayStats
+from mastery_engine.sources.kafka_metrics import serving_metrics
 from mastery_engine.sources.kafka_publish import Publisher
 from mastery_engine.wiring import open_service
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -49,7 +53,10 @@ async def consume(
     try:
         async with open_service(settings, clock) as service:
             source = KafkaSource(service, consumer, publisher, options)
-            with stop_on_signals(source.stop):
+            metrics = serving_metrics(source.stats, settings.metrics_port, settings.host)
+            with stop_on_signals(source.stop), metrics as port:
+                if port is not None:
+                    log.info("metrics on http://%s:%d/metrics", settings.host, port)
                 return await source.run(until_idle_s=until_idle_s, max_messages=max_messages)
     finally:
         publisher.close()

@@ -9,6 +9,8 @@ from mastery_engine.core.errors import InvalidConfig, InvalidEvent, InvalidReque
 from mastery_engine.core.instants import format_us, parse_rfc3339
 
 PLACEHOLDER = "{skill_id}"
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "json-or-python"})
+_CLASS_NAME = re.compile(r" or instance of \w+")
 _DURATION = re.compile(
     r"P(?:(?P<weeks>\d+(?:[.,]\d+)?)W)?(?:(?P<days>\d+(?:[.,]\d+)?)D)?"
     r"(?:T(?:(?P<hours>\d+(?:[.,]\d+)?)H)?(?:(?P<minutes>\d+(?:[.,]\d+)?)M)?"
@@ -89,10 +91,16 @@ def instant(value: str, where: str) -> str:
         raise InvalidEvent(exc.message, field=where) from None
 
 
+def _is_field(part: object) -> bool:
+    """False for the union-member tags pydantic puts in a location (`Entity`, `str`, ...)."""
+    text = str(part)
+    return not (text[:1].isupper() or text in _TYPE_TAGS or text.startswith("function-"))
+
+
 def first_error(errors: list[Any], prefix: str = "") -> InvalidEvent:
     """A pydantic validation error as one `InvalidEvent` naming the first field at fault."""
     first = errors[0]
-    path = ".".join(str(part) for part in first.get("loc", ()))
+    path = ".".join(str(part) for part in first.get("loc", ()) if _is_field(part))
     where = f"{prefix}{path}" if path else prefix.rstrip(".") or None
-    message = str(first.get("msg", "invalid"))
+    message = _CLASS_NAME.sub("", str(first.get("msg", "invalid")))
     return InvalidEvent(f"{where}: {message}" if where else message, field=where)

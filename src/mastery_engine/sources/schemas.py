@@ -14,7 +14,6 @@ from mastery_engine.sources.contracts import EVENT_MODELS, DeadLetter, MasteryCh
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
-ID_BASE = "urn:mastery-engine:schema:"
 KAFKA_BINDING = "0.5.0"
 TENANT_HEADER = {
     "type": "string",
@@ -23,23 +22,30 @@ TENANT_HEADER = {
 }
 
 
-def _document(name: str, model: type[BaseModel]) -> dict[str, Any]:
+def _document(file: str, title: str, model: type[BaseModel]) -> dict[str, Any]:
+    # A relative `$id` (the file name) resolves against where the file is read from, so the
+    # union's `$ref`s to sibling files resolve the same from disk, a URL or a registry.
     schema = model.model_json_schema(mode="validation", by_alias=True)
-    return {"$schema": DRAFT, "$id": f"{ID_BASE}{name}", "title": name, **schema}
+    return {"$schema": DRAFT, "$id": file, "title": title, **schema}
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema, for every event type, the event union and each output."""
-    files = {f"event.{kind}.json": _document(kind, model) for kind, model in EVENT_MODELS.items()}
+    files = {
+        f"event.{kind}.json": _document(f"event.{kind}.json", kind, model)
+        for kind, model in EVENT_MODELS.items()
+    }
     files["event.json"] = {
         "$schema": DRAFT,
-        "$id": f"{ID_BASE}event",
+        "$id": "event.json",
         "title": "learning event",
         "description": "Any canonical learning event; `type` selects the shape of `data`.",
         "oneOf": [{"$ref": f"event.{kind}.json"} for kind in EVENT_MODELS],
     }
-    files["mastery.changed.json"] = _document("mastery.changed", MasteryChanged)
-    files["dlq.message.json"] = _document("dead letter", DeadLetter)
+    files["mastery.changed.json"] = _document(
+        "mastery.changed.json", "mastery.changed", MasteryChanged
+    )
+    files["dlq.message.json"] = _document("dlq.message.json", "dead letter", DeadLetter)
     return files
 
 

@@ -44,10 +44,20 @@ CALIPER_BODY: dict[str, Any] = {
 }
 
 
-async def _payload(request: Request, tenant: str) -> Any:
+def _statements(payload: Any) -> int:
+    return len(payload) if isinstance(payload, list) else 1
+
+
+def _envelope_events(payload: Any) -> int:
+    events = payload.get("data") if isinstance(payload, dict) else None
+    return max(1, len(events)) if isinstance(events, list) else 1
+
+
+async def _payload(request: Request, tenant: str, records: Callable[[Any], int]) -> Any:
+    """The decoded body, once the tenant's rate limit had room for its records."""
     payload = decode(await read_limited(request, get_settings(request).max_body_bytes))
     limiter: IngestLimiter = request.app.state.limiter
-    await limiter.spend(tenant, len(payload) if isinstance(payload, list) else 1)
+    await limiter.spend(tenant, records(payload))
     return payload
 
 
@@ -78,7 +88,7 @@ def _rule(settings: Settings, extension: str | None) -> SkillRule:
 )
 async def post_statements(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
     """Map each statement onto an event (statement id = event id) and apply them as one batch."""
-    payload = await _payload(request, tenant)
+    payload = await _payload(request, tenant, _statements)
     settings = get_settings(request)
     rule = _rule(settings, settings.xapi_skill_extension)
     convert = partial(statement_to_event, rule=rule, received_at=format_us(service.clock()))
@@ -101,10 +111,10 @@ async def post_statements(request: Request, service: Service, tenant: IngestTena
 )
 async def post_caliper(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
     """Map each event of the envelope onto a learning event; one result per envelope item."""
-    payload = await _payload(request, tenant)
+    payload = await _payload(request, tenant, _envelope_events)
     envelope = parse_envelope(payload)
     settings = get_settings(request)
     convert = partial(event_to_canonical, rule=_rule(settings, settings.caliper_skill_extension))
     if not envelope.data:
-        raise InvalidRequest("the envelope's data holds no events", field="data")
+        raise InvalidEvent("data: the envelope holds no events", field="data")
     return await _ingest(service, tenant, envelope.data, convert, lone=False)
