@@ -15,6 +15,7 @@ idle wait at the end are left out); the ratio is end-to-end rate / raw rate.
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import tempfile
@@ -89,7 +90,7 @@ def raw_rate(broker: Broker, topic: str, expected: int, batch: int) -> dict[str,
     return {"messages": seen, "seconds": last - first, "events_per_s": seen / (last - first)}
 
 
-def settings_for(broker: Broker, topic: str, url: str, batch: int) -> Settings:
+def settings_for(broker: Broker, topic: str, url: str, batch: int, announce: bool) -> Settings:
     """A consumer of `topic` in a fresh group, writing into `url`."""
     return Settings(
         store_url=url,
@@ -97,7 +98,7 @@ def settings_for(broker: Broker, topic: str, url: str, batch: int) -> Settings:
         kafka_topic=topic,
         kafka_group=f"bench-{uuid.uuid4().hex[:8]}",
         kafka_dlq_topic=f"{topic}.dlq",
-        kafka_out_topic=f"{topic}.out",
+        kafka_out_topic=f"{topic}.out" if announce else "",
         kafka_batch_size=batch,
         kafka_session_timeout_ms=CONSUMER_TIMING["session.timeout.ms"],
         kafka_heartbeat_interval_ms=CONSUMER_TIMING["heartbeat.interval.ms"],
@@ -105,12 +106,12 @@ def settings_for(broker: Broker, topic: str, url: str, batch: int) -> Settings:
 
 
 def end_to_end(
-    broker: Broker, topic: str, backend: str, *, expected: int, args: argparse.Namespace, tmp: Path
+    broker: Broker, topic: str, backend: str, *, announce: bool, expected: int, args: Any, tmp: Path
 ) -> dict[str, Any]:
     """One consumer process-worth of `consume` from the topic into a fresh store."""
     url, scope = url_for(backend, tmp, cache=2000)
     try:
-        settings = settings_for(broker, topic, url, args.batch)
+        settings = settings_for(broker, topic, url, args.batch, announce)
         stats = asyncio.run(consume(settings, until_idle_s=2.0))
     finally:
         cleanup(backend, scope)
@@ -120,6 +121,7 @@ def end_to_end(
     seconds = stats.last_batch_at - stats.first_batch_at
     return {
         "backend": backend,
+        "announce": announce,
         "messages": stats.messages,
         "batches": stats.batches,
         "changes_published": stats.changes,
@@ -141,10 +143,16 @@ def main() -> None:
             print(f"produced {expected:,} events to {topic} ({args.partitions} partitions)")
             raw = raw_rate(broker, topic, expected, args.batch)
             rows = []
-            for backend in args.backend:
-                print(f"{backend}: consuming ...", flush=True)
+            for backend, announce in itertools.product(args.backend, (True, False)):
+                print(f"{backend}: consuming (announcing changes: {announce}) ...", flush=True)
                 row = end_to_end(
-                    broker, topic, backend, expected=expected, args=args, tmp=Path(tmp)
+                    broker,
+                    topic,
+                    backend,
+                    announce=announce,
+                    expected=expected,
+                    args=args,
+                    tmp=Path(tmp),
                 )
                 row["ratio"] = row["events_per_s"] / raw["events_per_s"]
                 target = TARGETS.get(backend)
@@ -161,7 +169,8 @@ def main() -> None:
         ["path", "events/s", "seconds", "ratio to raw", "mastery.changed", "status"],
         [["raw consume (no processing)", raw["events_per_s"], raw["seconds"], 1.0, "-", "-"]]
         + [
-            [f"consume -> {r['backend']}", r["events_per_s"], r["seconds"], r["ratio"],
+            [f"consume -> {r['backend']}" + ("" if r["announce"] else ", no mastery.changed"),
+             r["events_per_s"], r["seconds"], r["ratio"],
              r["changes_published"], r["status"]]
             for r in rows
         ],

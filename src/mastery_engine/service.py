@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -75,12 +75,28 @@ class TrackedIngest:
     changes: tuple[MasteryChange, ...]
 
 
-def _student_named(raw: object) -> str | None:
-    """The student id an item names, if it is usable as one (validation comes later)."""
-    student = raw.get("student_id") if isinstance(raw, dict) else None
-    if isinstance(student, str) and 0 < len(student) <= 256 and "/" not in student:
-        return student
+def _usable_id(value: object) -> str | None:
+    """An id usable as a student or skill id (full validation comes later)."""
+    if isinstance(value, str) and 0 < len(value) <= 256 and "/" not in value:
+        return value
     return None
+
+
+def _skill_named(raw: object) -> tuple[str, str] | None:
+    """(student, skill) an item names, if both are usable."""
+    if not isinstance(raw, dict):
+        return None
+    student, skill = _usable_id(raw.get("student_id")), _usable_id(raw.get("skill_id"))
+    return (student, skill) if student and skill else None
+
+
+def _by_student(pairs: Iterable[tuple[str, str] | None]) -> dict[str, list[str]]:
+    """Each student's distinct skills, in first-seen order."""
+    skills: dict[str, dict[str, None]] = {}
+    for pair in pairs:
+        if pair is not None:
+            skills.setdefault(pair[0], {})[pair[1]] = None
+    return {student: list(named) for student, named in skills.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,24 +174,29 @@ class MasteryService:
     async def ingest_tracked(
         self, tenant: str, items: Sequence[object], threshold: float = DEFAULT_THRESHOLD
     ) -> TrackedIngest:
-        """Ingest a batch and report the mastery moves it caused for the students it touched."""
+        """Ingest a batch and report the mastery moves of the skills its events name.
+
+        Only the (student, skill) pairs the batch's events name are evaluated, before and
+        after: a skill-less activity event moves consistency a little for every skill, and
+        that drift (like the drift of time itself) is not announced.
+        """
         at = self.clock()
-        named = [_student_named(raw) for raw in items]
-        before = await self._skills_at(tenant, [s for s in dict.fromkeys(named) if s], at)
+        named = [_skill_named(raw) for raw in items]
+        before = await self._skills_at(tenant, _by_student(named), at)
         report = await self.ingest(tenant, items)
-        fresh = {
-            s for s, r in zip(named, report.results, strict=True) if r.status is Status.ACCEPTED
-        }
-        after = await self._skills_at(tenant, sorted(s for s in fresh if s), at)
+        fresh = [
+            n for n, r in zip(named, report.results, strict=True) if r.status is Status.ACCEPTED
+        ]
+        after = await self._skills_at(tenant, _by_student(fresh), at)
         moves: list[MasteryChange] = []
-        for student, skills in after.items():
+        for student, skills in sorted(after.items()):
             moves += changes(student, before[student], skills, at, threshold)
         return TrackedIngest(report, tuple(moves))
 
     async def _skills_at(
-        self, tenant: str, students: Sequence[str], at: int
+        self, tenant: str, wanted: dict[str, list[str]], at: int
     ) -> dict[str, list[SkillMastery]]:
-        """Every skill of each student at `at`, reading a few students at a time."""
+        """The named skills of each student at `at`, reading a few students at a time."""
         rules = await self.rules(tenant)
         gate = asyncio.Semaphore(CONCURRENT_READS)
 
@@ -184,10 +205,13 @@ class MasteryService:
                 aggregates = await self.store.read(tenant, student_id, at)
             if aggregates is None:
                 return []
-            return evaluate_student(aggregates, at, rules.curriculum, rules.config)
+            return [
+                evaluate(aggregates, skill, at, rules.curriculum, rules.config)
+                for skill in wanted[student_id]
+            ]
 
-        found = await asyncio.gather(*(skills_of(s) for s in students))
-        return dict(zip(students, found, strict=True))
+        found = await asyncio.gather(*(skills_of(s) for s in wanted))
+        return dict(zip(wanted, found, strict=True))
 
     async def _aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
         aggregates = await self.store.read(tenant, student_id, as_of)

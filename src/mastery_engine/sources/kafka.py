@@ -181,7 +181,7 @@ class KafkaSource:
         threshold = self.options.change_threshold
         while True:
             try:
-                tracked = await self.service.ingest_tracked(tenant, items, threshold)
+                tracked = await self._ingest_once(tenant, items, threshold)
             except StoreUnavailable as exc:
                 if not self.stats.paused:
                     log.warning("store unavailable, pausing the partitions: %s", exc.message)
@@ -194,6 +194,14 @@ class KafkaSource:
                 log.info("store available again, resuming after %d retries", self.stats.retries)
                 self._resume()
             return tracked
+
+    async def _ingest_once(
+        self, tenant: str, items: list[object], threshold: float
+    ) -> TrackedIngest:
+        """Ingest; detect mastery changes only when they are published somewhere."""
+        if self.publisher.out_topic is None:
+            return TrackedIngest(await self.service.ingest(tenant, items), ())
+        return await self.service.ingest_tracked(tenant, items, threshold)
 
     def _pause(self) -> None:
         self.stats.paused = True
