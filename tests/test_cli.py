@@ -85,8 +85,8 @@ def test_migrate_brings_a_postgres_schema_up_to_date(tmp_path: Path) -> None:
         migrated = CliRunner().invoke(app, ["migrate"], env=env)
         assert migrated.exit_code == 0, migrated.output
         assert (
-            "postgresql store is up to date: 0001_initial.sql, 0002_config_and_audit.sql"
-            in migrated.output
+            "postgresql store is up to date: 0001_initial.sql, 0002_config_and_audit.sql,"
+            " 0003_documents.sql" in migrated.output
         )
 
 

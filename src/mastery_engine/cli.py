@@ -14,6 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mastery_engine import logs
+from mastery_engine.cli_agents import agents
+from mastery_engine.cli_models import models
 from mastery_engine.cli_streams import streams
 from mastery_engine.core.access import Role
 from mastery_engine.core.errors import MasteryError
@@ -25,6 +27,8 @@ from mastery_engine.wiring import open_service
 
 app = typer.Typer(help="Mastery Engine: mastery per student and skill, from learning events.")
 app.add_typer(streams)  # consume, dlq replay, schemas
+app.add_typer(models)  # import-pykt, fit, predict-replay
+app.add_typer(agents)  # mcp
 console = Console()
 TenantOption = Annotated[str | None, typer.Option(help="Tenant (default MASTERY_DEFAULT_TENANT)")]
 

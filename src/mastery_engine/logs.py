@@ -3,7 +3,11 @@
 import json
 import logging
 import time
+from contextvars import ContextVar
 from typing import Any
+
+# The id of the HTTP request being served, set by the API's telemetry middleware.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,9 +22,21 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        current = getattr(record, "request_id", None)
+        if current is not None:
+            entry["request_id"] = current
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the id of the request being served, if any."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keep the record."""
+        record.request_id = request_id.get()
+        return True
 
 
 def configure(level: str, fmt: str) -> None:
@@ -31,6 +47,7 @@ def configure(level: str, fmt: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.set_name("mastery-engine")
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     # Replace only our own handler, so repeated calls (and test harnesses) keep theirs.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != "mastery-engine"]

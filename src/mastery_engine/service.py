@@ -24,6 +24,7 @@ from mastery_engine.core.instants import (
     end_of_day,
     format_us,
 )
+from mastery_engine.core.rosters import CLASSES, classes_of
 from mastery_engine.core.rules import Rules, document_of, rules_from
 from mastery_engine.stores.base import Store
 
@@ -213,6 +214,10 @@ class MasteryService:
         found = await asyncio.gather(*(skills_of(s) for s in wanted))
         return dict(zip(wanted, found, strict=True))
 
+    async def aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
+        """A student's aggregates up to `as_of`, or `NotFound` in this tenant."""
+        return await self._aggregates(tenant, student_id, as_of)
+
     async def _aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
         aggregates = await self.store.read(tenant, student_id, as_of)
         if aggregates is None:
@@ -309,9 +314,11 @@ class MasteryService:
         mastery = evaluate_student(aggregates, now, rules.curriculum, rules.config)
         events = await self.store.events_of(tenant, student_id)
         document = export_document(student_id, aggregates, events, mastery, now)
+        classes = classes_of(await self.store.get_document(tenant, CLASSES), student_id)
         outcome = {"events": len(events), "skills": len(mastery)}
         await self._audit(tenant, actor, "export", student_id, outcome)
-        return document | {"tenant": tenant, "raw_event_retention_days": self.retention_days}
+        kept = {"raw_event_retention_days": self.retention_days}
+        return document | {"tenant": tenant, "classes": classes} | kept
 
     async def audit_log(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
         """The tenant's latest audit entries, newest first."""

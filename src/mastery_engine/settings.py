@@ -40,11 +40,21 @@ class Settings(BaseSettings):
     purge_interval_seconds: int = Field(
         3600, ge=0, description="How often serve purges expired raw events; 0 disables"
     )
+    shutdown_drain_seconds: float = Field(
+        5.0, ge=0, le=300, description="After SIGTERM: /readyz answers 503 this long, then exit"
+    )
     default_tenant: str = Field("default", min_length=1)
+    mcp_tenant: str = Field("default", min_length=1, description="Tenant of `mastery-engine mcp`")
+    analytics_max_age_seconds: float = Field(
+        300.0, ge=0, description="Age at which a tenant's analytics summary is refreshed; 0: always"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     demo: bool = Field(False, description="Load the demo class into an empty store at start")
     curriculum_path: Path | None = Field(None, description="YAML or JSON curriculum file")
+    model_path: Path | None = Field(
+        None, description="Next-answer model (JSON from `mastery-engine fit`); default built in"
+    )
     half_life_days: float = Field(30.0, ge=1.0)
     window_days: int = Field(14, ge=1, le=366)
     weight_completion: float = 0.4

@@ -10,9 +10,11 @@ import yaml
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM, Curriculum
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.formula import FormulaConfig, Weights
+from mastery_engine.core.prediction import DEFAULT_MODEL, PredictionModel
 from mastery_engine.service import MasteryService, wall_clock_us
 from mastery_engine.settings import Settings
-from mastery_engine.stores import open_store
+from mastery_engine.stores import Store, open_store
+from mastery_engine.stores.timed import Observer, TimedStore
 
 
 def load_curriculum(path: Path | None) -> Curriculum:
@@ -25,6 +27,17 @@ def load_curriculum(path: Path | None) -> Curriculum:
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise InvalidConfig(f"cannot read curriculum {path}: {exc}") from exc
     return Curriculum.from_mapping(document)
+
+
+def load_model(path: Path | None) -> PredictionModel:
+    """The next-answer model in a JSON file (`mastery-engine fit`), or the built-in default."""
+    if path is None:
+        return DEFAULT_MODEL
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidConfig(f"cannot read model {path}: {exc}", field="MASTERY_MODEL_PATH") from exc
+    return PredictionModel.from_json(document)
 
 
 def formula_config(settings: Settings) -> FormulaConfig:
@@ -40,12 +53,14 @@ def formula_config(settings: Settings) -> FormulaConfig:
 
 @asynccontextmanager
 async def open_service(
-    settings: Settings, clock: Callable[[], int] = wall_clock_us
+    settings: Settings, clock: Callable[[], int] = wall_clock_us, observe: Observer | None = None
 ) -> AsyncIterator[MasteryService]:
-    """A service on the configured store, closed on exit."""
+    """A service on the configured store (each call timed when `observe`), closed on exit."""
     curriculum = load_curriculum(settings.curriculum_path)
     config = formula_config(settings)
-    store = await open_store(settings.store_url, retention_days=settings.retention_days)
+    store: Store = await open_store(settings.store_url, retention_days=settings.retention_days)
+    if observe is not None:
+        store = TimedStore(store, observe)
     try:
         yield MasteryService(
             store,

@@ -1,5 +1,6 @@
 """Erasure, export, per-tenant configuration and the audit log, on every backend."""
 
+import json
 import sqlite3
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +14,41 @@ from tests.conftest import event
 
 def traces(backend: str, url: str, student: str) -> list[str]:
     """Everything a backend still holds that names the student (by scanning it)."""
+    return rows_and_keys(backend, url, student) + in_documents(backend, url, student)
+
+
+def in_documents(backend: str, url: str, student: str) -> list[str]:
+    """The tenant documents (class rosters, summaries) whose JSON names the student."""
+    options = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    named = f'"{student}"'
+    if backend == "sqlite":
+        with sqlite3.connect(url.removeprefix("sqlite:///").split("?")[0]) as db:
+            found = db.execute("SELECT name, body FROM documents").fetchall()
+    elif backend == "postgres":
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL) as db:
+            query = f'SELECT name, body::text FROM "{options["schema"]}".documents'
+            found = db.execute(query).fetchall()
+    elif backend == "redis":
+        import redis
+
+        with redis.Redis.from_url(REDIS_URL) as client:
+            keys = [k for k in redis_keys(options["prefix"]) if b":doc:" in k]
+            found = [(k.decode(), (client.get(k) or b"").decode()) for k in keys]
+    elif backend == "dapr":
+        from tests.dapr_sidecar import shared_sidecar
+
+        sidecar = shared_sidecar()
+        keys = [k for k in sidecar.keys(options["prefix"]) if ":doc:" in k]
+        found = [(k, json.dumps(getattr(sidecar.entry(k), "value", None))) for k in keys]
+    else:
+        found = []
+    return [f"document {name}" for name, body in found if named in body]
+
+
+def rows_and_keys(backend: str, url: str, student: str) -> list[str]:
+    """The rows and keys that name the student."""
     options = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     if backend == "sqlite":
         path = url.removeprefix("sqlite:///").split("?")[0]
@@ -83,6 +119,11 @@ def test_export_holds_everything_about_the_student(client: TestClient) -> None:
     assert [d["date"] for d in aggregates["active_days"]] == ["2026-03-18", "2026-03-19"]
     assert {m["skill_id"] for m in exported["mastery"]} >= {"basics", "oop"}
     assert exported["raw_event_retention_days"] == 90
+    assert exported["classes"] == []
+    client.put("/v1/classes/7b", json={"students": ["s-1"]})
+    client.put("/v1/classes/7a", json={"students": ["s-2", "s-1"]})
+    client.put("/v1/classes/8a", json={"students": ["s-2"]})
+    assert client.get("/v1/students/s-1/export").json()["classes"] == ["7a", "7b"]
     assert client.get("/v1/students/nobody/export").status_code == 404
 
 
@@ -90,17 +131,22 @@ def test_erasure_leaves_no_trace_and_spares_the_others(
     client: TestClient, backend: str, backend_url: str
 ) -> None:
     load(client)
+    client.put("/v1/classes/7a", json={"students": ["s-1", "s-2"]})
+    client.put("/v1/classes/7b", json={"students": ["s-1"]})
     assert traces(backend, backend_url, "s-1") or backend == "memory"
+    assert in_documents(backend, backend_url, "s-1") or backend == "memory"
     erased = client.delete("/v1/students/s-1").json()
     assert erased["student_id"] == "s-1" and erased["records_removed"] > 0
     assert traces(backend, backend_url, "s-1") == []
+    assert client.get("/v1/classes/7a").json()["students"] == ["s-2"]  # out of every class
+    assert client.get("/v1/classes/7b").json()["students"] == []
     assert client.get("/v1/students/s-1/mastery").status_code == 404
     assert client.get("/v1/students").json() == {"students": ["s-2"]}
     other = client.get("/v1/students/s-2/skills/basics/mastery").json()
     assert other["components"]["quiz"] == pytest.approx(0.4)
     again = client.delete("/v1/students/s-1").json()
     assert again["records_removed"] == 0  # idempotent
-    entries = client.get("/v1/audit").json()["entries"]
+    entries = client.get("/v1/audit").json()["entries"][:2]
     assert [(e["action"], e["student_id"]) for e in entries] == [("erase", "s-1"), ("erase", "s-1")]
     assert entries[1]["outcome"] == {"records_removed": erased["records_removed"]}
     assert entries[0]["actor"] == "anonymous"

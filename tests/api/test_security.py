@@ -234,6 +234,9 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/students/s-1/mastery", None, set(ROLES)),
     ("GET", "/v1/students/s-1/skills/basics/mastery", None, set(ROLES)),
     ("GET", "/v1/students/s-1/skills/basics/history", None, set(ROLES)),
+    ("GET", "/v1/students/s-1/recommendations", None, set(ROLES)),
+    ("GET", "/v1/students/s-1/alerts", None, set(ROLES)),
+    ("GET", "/v1/students/s-1/predictions", None, set(ROLES)),
     ("GET", "/v1/students/s-1/export", None, {"student", "admin"}),
     ("GET", "/v1/config", None, {"admin"}),
     ("PUT", "/v1/config", CONFIG, {"admin"}),
@@ -260,6 +263,9 @@ def test_role_matrix(client: TestClient, role: str, case: tuple[str, str, Any, s
         "/v1/students/s-1/mastery",
         "/v1/students/s-1/export",
         "/v1/students/s-1/skills/basics/history",
+        "/v1/students/s-1/recommendations",
+        "/v1/students/s-1/alerts",
+        "/v1/students/s-1/predictions",
     ],
 )
 def test_a_student_reads_only_their_own_data(client: TestClient, path: str) -> None:
@@ -284,6 +290,9 @@ CROSS_TENANT_READS = [
     "/v1/students/s-1/skills/basics/mastery",
     "/v1/students/s-1/skills/basics/history",
     "/v1/students/s-1/export",
+    "/v1/students/s-1/recommendations",
+    "/v1/students/s-1/alerts",
+    "/v1/students/s-1/predictions",
 ]
 
 

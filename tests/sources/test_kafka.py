@@ -21,6 +21,7 @@ from tests.sources.streams import (
     record,
     reference,
     stored_state,
+    tenant_of,
 )
 
 SKILL_EXTENSION = "https://learnflow.example/xapi/skill"
@@ -144,3 +145,34 @@ def test_dead_letters_replayed_after_a_fix_are_ingested(topics: Topics, tmp_path
     assert [(m.key(), header(m, "tenant")) for m in again] == [(b"s-7", "school-b")] * 2
     assert header(again[-1], "dlq.reason") is None
     assert stored_state(url)[("school-b", "s-7", "oop")] > 0
+
+
+def test_struggles_a_batch_causes_are_announced_once(topics: Topics, tmp_path: Path) -> None:
+    def attempt(i: int, error: str) -> dict[str, Any]:
+        return {"id": f"a{i}", "type": "exercise.attempted", "student_id": "s-3",
+                "skill_id": "functions", "occurred_at": f"2026-02-10T0{i}:00:00Z",
+                "data": {"exercise_id": "e1", "passed": False, "error_type": error}}  # fmt: skip
+
+    def graded(i: int, score: float) -> dict[str, Any]:
+        return {"id": f"q{i}", "type": "quiz.graded", "student_id": "s-5", "skill_id": "oop",
+                "occurred_at": f"2026-02-11T0{i}:00:00Z",
+                "data": {"quiz_id": f"q{i}", "score": score}}  # fmt: skip
+
+    events = [attempt(1, "TypeError"), attempt(2, "KeyError"), attempt(3, "TypeError")]
+    events += [attempt(4, "TypeError"), graded(1, 0.9), graded(2, 0.2), graded(3, 0.3)]
+    events += [graded(4, 0.1)]
+    produce(topics.broker.bootstrap, topics.topic, [record(e) for e in events])
+    url = f"sqlite:///{tmp_path}/s.db"
+
+    stats = run(topics.settings(url))
+    again = run(topics.settings(url, kafka_group=f"{topics.group}-again"))  # all duplicates
+
+    out = read_topic(topics.broker.bootstrap, topics.out, expect=stats.changes + stats.struggles)
+    bodies = [json.loads(m.value() or b"") for m in out]
+    struggles = [b for b in bodies if b["type"] == "struggle.detected"]
+    assert stats.struggles == len(struggles) == 2 and again.struggles == 0
+    found = {(b["student_id"], b["skill_id"], b["kind"]) for b in struggles}
+    assert found == {("s-3", "functions", "repeated_error"), ("s-5", "oop", "low_quiz_scores")}
+    repeated = next(b for b in struggles if b["kind"] == "repeated_error")
+    assert repeated["detail"]["count"] == 3 and repeated["since"] == "2026-02-10T01:00:00Z"
+    assert all(b["tenant"] == tenant_of(b["student_id"]) for b in struggles)

@@ -1,10 +1,13 @@
 """One contract every store backend meets (run against each URL in BACKENDS)."""
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mastery_engine.core.errors import InvalidConfig
+from mastery_engine.core.errors import InvalidConfig, NotFound
 from mastery_engine.core.events import Event, parse_event
 from mastery_engine.core.instants import day_of, parse_as_of
 from mastery_engine.stores import Store, open_store
@@ -272,3 +275,89 @@ async def test_audit_log_is_per_tenant_newest_first(store: Store) -> None:
     assert [e["n"] for e in await store.audit_log("t", 3)] == [4, 3, 2]
     assert await store.audit_log("u", 10) == [{"action": "erase"}]
     assert await store.audit_log("v", 10) == []
+
+
+async def test_documents_are_per_tenant_and_replaced_whole(store: Store) -> None:
+    assert await store.get_document("t", "classes") is None
+    await store.put_document("t", "classes", {"7a": ["s-1", "s-2"], "7b": []})
+    await store.put_document("u", "classes", {"x": ["s-1"]})
+    summary = {"n": 1.5, "nested": {"a": [1, 2], "b": None}, "text": "é:{x}%"}
+    await store.put_document("t", "summary:é/1", summary)
+    assert await store.get_document("t", "classes") == {"7a": ["s-1", "s-2"], "7b": []}
+    assert await store.get_document("t", "summary:é/1") == summary
+    await store.put_document("t", "classes", {"7c": []})
+    assert await store.get_document("t", "classes") == {"7c": []}
+    assert await store.get_document("u", "classes") == {"x": ["s-1"]}
+    assert await store.get_document("v", "classes") is None
+    assert await store.get_config("t") is None  # documents are not the configuration
+
+
+def adding(key: str) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+    """A document change that adds one key."""
+    return lambda document: (document or {}) | {key: True}
+
+
+async def test_update_document_reads_changes_and_writes_atomically(store: Store) -> None:
+    assert await store.update_document("t", "d", adding("a")) == {"a": True}
+    await asyncio.gather(*(store.update_document("t", "d", adding(f"k{i}")) for i in range(8)))
+    document = await store.get_document("t", "d")
+    assert document == {"a": True} | {f"k{i}": True for i in range(8)}  # no update lost
+    assert await store.update_document("t", "d", lambda _: None) == document  # no change
+    assert await store.update_document("t", "none", lambda _: None) is None
+    assert await store.get_document("t", "none") is None
+
+    def failing(document: dict[str, Any] | None) -> dict[str, Any]:
+        raise NotFound("no such thing")
+
+    with pytest.raises(NotFound):
+        await store.update_document("t", "d", failing)
+    assert await store.get_document("t", "d") == document
+    assert await store.get_document("u", "d") is None
+
+
+async def test_delete_student_takes_the_student_out_of_every_class(store: Store) -> None:
+    await store.apply("t", [ev("a"), ev("b", student="s-2")], NOW)
+    rosters = {"7a": ["s-1", "s-2"], "7b": ["s-1"], "7c": ["s-2"]}
+    await store.put_document("t", "classes", rosters)
+    await store.put_document("u", "classes", {"7a": ["s-1"]})
+    removed = await store.delete_student("t", "s-1")
+    assert removed >= 3  # the student's records, and two roster entries
+    assert await store.get_document("t", "classes") == {"7a": ["s-2"], "7b": [], "7c": ["s-2"]}
+    assert await store.get_document("u", "classes") == {"7a": ["s-1"]}
+    # A roster may name a student without events; erasure takes them out too.
+    await store.put_document("t", "classes", {"7a": ["s-2", "s-9"]})
+    assert await store.delete_student("t", "s-9") == 1
+    assert await store.get_document("t", "classes") == {"7a": ["s-2"]}
+    assert await store.delete_student("t", "s-9") == 0
+
+
+async def test_sqlite_schema_3_files_get_the_documents_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    url = store_url("sqlite", tmp_path)
+    store = await open_store(url)
+    await store.apply("t", [ev("a")], NOW)
+    await store.close()
+    with sqlite3.connect(tmp_path / "mastery.db") as db:  # as a schema-3 file looked
+        db.execute("DROP TABLE documents")
+        db.execute("PRAGMA user_version = 3")
+    migrated = await open_store(url)
+    try:
+        await migrated.put_document("t", "classes", {"7a": ["s-1"]})
+        assert await migrated.get_document("t", "classes") == {"7a": ["s-1"]}
+        assert await migrated.students("t") == ["s-1"]
+    finally:
+        await migrated.close()
+    with sqlite3.connect(tmp_path / "mastery.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+
+
+async def test_a_read_that_keeps_nothing_still_uses_what_is_kept(store: Store) -> None:
+    await store.apply("t", [ev("a"), ev("b", "2026-03-11T10:00:00Z")], NOW)
+    first = await store.read("t", "s-1", NOW, cache=False)
+    again = await store.read("t", "s-1", NOW, cache=False)
+    assert first is not None and first == again and first is not again  # nothing was kept
+    kept = await store.read("t", "s-1", NOW)
+    assert kept == first
+    assert await store.read("t", "s-1", NOW, cache=False) is kept
+    assert await store.read("t", "nobody", NOW, cache=False) is None

@@ -43,7 +43,11 @@ async def test_migrations_are_recorded_and_applied_once(schema: str) -> None:
     stores = await asyncio.gather(*(PostgresStore.open(url) for _ in range(3)))
     try:
         for opened in stores:
-            assert await opened.migrations() == ["0001_initial.sql", "0002_config_and_audit.sql"]
+            assert await opened.migrations() == [
+                "0001_initial.sql",
+                "0002_config_and_audit.sql",
+                "0003_documents.sql",
+            ]
     finally:
         for opened in stores:
             await opened.close()

@@ -3,8 +3,11 @@
 import asyncio
 import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
 import httpx
 from fastapi import FastAPI
@@ -13,13 +16,30 @@ from mastery_engine import __version__
 from mastery_engine.api import errors
 from mastery_engine.api.auth import TokenVerifier
 from mastery_engine.api.guards import IngestLimiter, SecurityHeaders
-from mastery_engine.api.routes import dapr, events, health, privacy, statements, students
+from mastery_engine.api.routes import (
+    classes,
+    dapr,
+    dashboard,
+    events,
+    guidance,
+    health,
+    mcp,
+    privacy,
+    statements,
+    students,
+)
+from mastery_engine.api.routes.mcp import streamable_app
 from mastery_engine.api.schemas import ERROR_RESPONSES
+from mastery_engine.api.telemetry import RequestTelemetry
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.demo import demo_events
+from mastery_engine.guidance import Guidance
+from mastery_engine.mcp import build_server
+from mastery_engine.metrics import Metrics
 from mastery_engine.service import MasteryService, Status, wall_clock_us
 from mastery_engine.settings import Settings
-from mastery_engine.wiring import open_service
+from mastery_engine.tracing import install as install_tracing
+from mastery_engine.wiring import load_model, open_service
 
 log = logging.getLogger(__name__)
 GC_YOUNG = 5_000  # objects allocated between young collections (CPython default: 700)
@@ -76,6 +96,31 @@ async def purge_periodically(service: MasteryService, settings: Settings) -> Non
         )
 
 
+def drain_on_sigterm(app: FastAPI, seconds: float) -> Callable[[], None]:
+    """On SIGTERM, turn /readyz to 503 for `seconds`, then hand the signal to the server.
+
+    Load balancers stop sending new requests once readiness fails; the server then finishes
+    the requests in flight and exits. Returns a function restoring the previous handler.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        return lambda: None
+    loop = asyncio.get_running_loop()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if app.state.draining:
+            return
+        app.state.draining = True
+        log.info("SIGTERM: not ready any more; exiting in %.1f s", seconds)
+        loop.call_soon_threadsafe(lambda: loop.call_later(seconds, previous, signum, frame))
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    signal.signal(signal.SIGTERM, handle)
+    return restore
+
+
 def redacted(url: str) -> str:
     """A store URL without credentials or options."""
     scheme, _, rest = url.partition("://")
@@ -87,11 +132,17 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the store opens in the lifespan and closes on shutdown."""
     settings = settings if settings is not None else Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_service(settings, clock) as service, httpx.AsyncClient() as client:
+        opened = open_service(settings, clock, observe=metrics.store_operation)
+        async with opened as service, httpx.AsyncClient() as client:
             app.state.service = service
+            advisor = Guidance(service, load_model(settings.model_path))
+            app.state.guidance = advisor
+            tools = build_server(advisor)
+            app.state.mcp_http = streamable_app(tools, auth_on=settings.auth != "off")
             app.state.verifier = authentication(settings, client)
             app.state.limiter = IngestLimiter(
                 settings.ingest_rate_limit, settings.rate_limit_storage
@@ -100,6 +151,7 @@ def create_app(
                 await load_demo(service, settings.default_tenant)
             log.info("serving on store %s", redacted(settings.store_url))
             purging = asyncio.create_task(purge_periodically(service, settings))
+            restore = drain_on_sigterm(app, settings.shutdown_drain_seconds)
             # Everything built so far lives as long as the process: keep it out of the cycle
             # collector's full passes, and make those passes rare. Cached snapshots hold
             # ~200 tracked objects per student; a full pass over them stalls every request.
@@ -108,8 +160,10 @@ def create_app(
             thresholds = gc.get_threshold()
             gc.set_threshold(GC_YOUNG, thresholds[1], GC_FULL_EVERY)
             try:
-                yield
+                async with tools.session_manager.run():
+                    yield
             finally:
+                restore()
                 purging.cancel()
                 gc.set_threshold(*thresholds)
                 gc.unfreeze()
@@ -122,12 +176,20 @@ def create_app(
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.draining = False
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestTelemetry, metrics=metrics)
     errors.install(app)
     app.include_router(events.router)
     app.include_router(statements.router)
     app.include_router(dapr.router)
     app.include_router(students.router)
+    app.include_router(guidance.router)
+    app.include_router(mcp.router)
     app.include_router(privacy.router)
+    app.include_router(classes.router)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
+    install_tracing(app, "mastery-engine")
     return app

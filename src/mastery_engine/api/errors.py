@@ -15,6 +15,7 @@ from mastery_engine.core.errors import (
     MalformedBody,
     MasteryError,
     NotFound,
+    NotReady,
     PayloadTooLarge,
     RateLimited,
     StoreUnavailable,
@@ -31,6 +32,7 @@ STATUS: dict[type[MasteryError], int] = {
     PayloadTooLarge: 413,
     NotFound: 404,
     StoreUnavailable: 503,
+    NotReady: 503,
     Unauthenticated: 401,
     Forbidden: 403,
     RateLimited: 429,
@@ -47,7 +49,7 @@ def headers_of(exc: MasteryError) -> dict[str, str] | None:
         return {
             "WWW-Authenticate": f'{REALM}, error="invalid_token", error_description="{description}"'
         }
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | NotReady):
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, StoreUnavailable):
         return {"Retry-After": "1"}

@@ -58,11 +58,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "The body is not JSON",
         401: "No valid Bearer token (see WWW-Authenticate)",
         403: "The caller's roles may not do this",
-        404: "Unknown student (in this tenant) or skill",
+        404: "Unknown student, skill or class (in this tenant)",
         413: "Body or batch too large",
         422: "A parameter or body breaks the contract",
         429: "The tenant is over its ingestion rate (see Retry-After)",
-        503: "The store is unreachable (see Retry-After)",
+        503: "The store is unreachable, or analytics are still being computed (see Retry-After)",
     }.items()
 }
 

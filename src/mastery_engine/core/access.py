@@ -7,6 +7,7 @@
 | ingest events     | -              | -       | yes     | yes   |
 | export a student  | only their own | -       | -       | yes   |
 | erase a student   | -              | -       | -       | yes   |
+| manage classes    | -              | -       | -       | yes   |
 | configure, audit  | -              | -       | -       | yes   |
 
 Everything is within the caller's tenant; nothing ever crosses tenants.
@@ -31,7 +32,8 @@ class Action(StrEnum):
     """Things a caller can ask for."""
 
     READ_STUDENT = "read a student's mastery"
-    READ_CLASS = "list students and read class analytics"
+    READ_CLASS = "list students and classes and read class and tenant analytics"
+    MANAGE_CLASSES = "create, change or delete classes"
     INGEST = "ingest events"
     EXPORT = "export a student's data"
     ERASE = "erase a student"

@@ -66,6 +66,16 @@ class Forbidden(MasteryError):
     code = "forbidden"
 
 
+class NotReady(MasteryError):
+    """A result is still being computed; `retry_after` seconds until it likely is."""
+
+    code = "not_ready"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class RateLimited(MasteryError):
     """The tenant sent more than its share; `retry_after` seconds until it may again."""
 

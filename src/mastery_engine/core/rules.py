@@ -1,21 +1,23 @@
 """A tenant's rules: its curriculum and formula settings, from a configuration document.
 
 The document (`GET/PUT /v1/config`) is
-`{"weights": {...}, "half_life_days": H, "window_days": W, "curriculum": {"skills": [...]}}`;
+`{"weights": {...}, "half_life_days": H, "window_days": W, "curriculum": {"skills": [...]},
+"desired_retention": R, "alerts": {...}}`;
 a key that is absent keeps the service-wide default. Aggregates are raw sums, so new rules
 apply to every read at once without recomputing anything.
 """
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from mastery_engine.core.alerts import AlertThresholds
 from mastery_engine.core.curriculum import Curriculum
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.formula import FormulaConfig, Weights
 
-KEYS = ("weights", "half_life_days", "window_days", "curriculum")
+KEYS = ("weights", "half_life_days", "window_days", "curriculum", "desired_retention", "alerts")
 WEIGHT_NAMES = tuple(f.name for f in fields(Weights))
 
 
@@ -25,6 +27,8 @@ class Rules:
 
     curriculum: Curriculum
     config: FormulaConfig
+    desired_retention: float = 0.9  # a skill recalled with less is due for review
+    alerts: AlertThresholds = field(default_factory=AlertThresholds)
 
 
 def rules_from(document: object, defaults: Rules) -> Rules:
@@ -48,7 +52,16 @@ def rules_from(document: object, defaults: Rules) -> Rules:
     curriculum = defaults.curriculum
     if "curriculum" in document:
         curriculum = Curriculum.from_mapping(document["curriculum"])
-    return Rules(curriculum, formula)
+    retention = _number(document, "desired_retention", defaults.desired_retention)
+    if not 0 < retention < 1:
+        raise InvalidConfig(
+            f"desired_retention must be a probability in (0, 1), got {retention!r}",
+            field="desired_retention",
+        )
+    alerts = defaults.alerts
+    if "alerts" in document:
+        alerts = AlertThresholds.from_json(document["alerts"])
+    return Rules(curriculum, formula, retention, alerts)
 
 
 def document_of(rules: Rules) -> dict[str, Any]:
@@ -59,6 +72,8 @@ def document_of(rules: Rules) -> dict[str, Any]:
         "half_life_days": config.half_life_days,
         "window_days": config.window_days,
         "curriculum": rules.curriculum.to_json(),
+        "desired_retention": rules.desired_retention,
+        "alerts": rules.alerts.to_json(),
     }
 
 

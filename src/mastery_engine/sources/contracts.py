@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mastery_engine.core.alerts import Alert
 from mastery_engine.core.changes import MasteryChange
 from mastery_engine.core.instants import format_us
 
@@ -139,6 +140,33 @@ class MasteryChanged(BaseModel):
     old_level: LevelName
     new_level: LevelName
     as_of: Instant = Field(description="The instant both values were evaluated at")
+
+
+class StruggleDetected(BaseModel):
+    """struggle.detected: a batch made a student's struggle alert fire (repeated errors, low
+    quiz scores); time-driven alerts (inactivity, falling mastery) are read, not announced."""
+
+    type: Literal["struggle.detected"] = "struggle.detected"
+    tenant: TenantId
+    student_id: PathText
+    skill_id: PathText | None
+    kind: Literal["repeated_error", "low_quiz_scores"]
+    message: str
+    since: Instant = Field(description="When the condition began")
+    detail: dict[str, Any]
+
+
+def struggle_message(tenant: str, student_id: str, alert: Alert) -> dict[str, Any]:
+    """The value of a struggle.detected message."""
+    return StruggleDetected(
+        tenant=tenant,
+        student_id=student_id,
+        skill_id=alert.skill_id,
+        kind=alert.kind.value,
+        message=alert.message,
+        since=format_us(alert.since),
+        detail=dict(alert.detail),
+    ).model_dump(mode="json")
 
 
 def change_message(tenant: str, change: MasteryChange) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class Delivery:
     status: DaprStatus
     event_id: str | None = None
     reason: str | None = None
+    outcome: Status | None = None  # the event's, once settled (not for RETRY)
 
 
 def subscriptions(pubsub: str, topic: str, route: str) -> list[dict[str, Any]]:
@@ -52,7 +53,7 @@ def _dropped(decoded: Decoded) -> Delivery:
         decoded.error,
         decoded.reason,
     )
-    return Delivery(DaprStatus.DROP, decoded.event_id, decoded.error)
+    return Delivery(DaprStatus.DROP, decoded.event_id, decoded.error, Status.REJECTED)
 
 
 async def deliver(service: MasteryService, body: bytes, rules: DecodeRules) -> Delivery:
@@ -61,7 +62,9 @@ async def deliver(service: MasteryService, body: bytes, rules: DecodeRules) -> D
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         log.warning("dapr: dropping a delivery that is not JSON: %s", exc)
-        return Delivery(DaprStatus.DROP, None, f"the body is not valid JSON: {exc}")
+        return Delivery(
+            DaprStatus.DROP, None, f"the body is not valid JSON: {exc}", Status.REJECTED
+        )
     decoded = decode_document(document, None, rules, format_us(service.clock()))
     if decoded.item is None:
         return _dropped(decoded)
@@ -74,4 +77,4 @@ async def deliver(service: MasteryService, body: bytes, rules: DecodeRules) -> D
     if outcome.status is Status.REJECTED:
         reason = Reason.INVALID_EVENT
         return _dropped(Decoded(decoded.tenant, None, outcome.id, reason, outcome.error))
-    return Delivery(DaprStatus.SUCCESS, outcome.id)
+    return Delivery(DaprStatus.SUCCESS, outcome.id, outcome=outcome.status)

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.instants import format_us
+from mastery_engine.guidance import Guidance
 from mastery_engine.service import MasteryService, Status, TrackedIngest
 from mastery_engine.sources.decode import Decoded, Reason, decode_value
 from mastery_engine.sources.kafka_config import StreamOptions
@@ -42,6 +43,7 @@ class ConsumeStats:
     duplicates: int = 0
     dead_letters: int = 0
     changes: int = 0
+    struggles: int = 0
     batches: int = 0
     retries: int = 0
     lag: int = 0
@@ -49,6 +51,7 @@ class ConsumeStats:
     first_batch_at: float | None = None  # time.monotonic() when the first batch arrived
     last_batch_at: float | None = None  # ... and when the last one was committed
     partition_lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    transitions: dict[tuple[str, str], int] = field(default_factory=dict)  # (old, new) level
 
     def measure_lag(self, consumer: Consumer) -> None:
         """Refresh the lag of every assigned partition and their total."""
@@ -69,8 +72,10 @@ class KafkaSource:
         consumer: Consumer,
         publisher: Publisher,
         options: StreamOptions,
+        guidance: Guidance | None = None,
     ) -> None:
         self.service = service
+        self.guidance = guidance
         self.consumer = consumer
         self.publisher = publisher
         self.options = options
@@ -170,11 +175,30 @@ class KafkaSource:
                 )
                 self.publisher.dead_letter(message, rejected, now)
                 self.stats.dead_letters += 1
+        await self._announce_struggles(tenant, [d.item for _, d in members], tracked)
         for change in tracked.changes:
             self.publisher.change(tenant, change)
+            if change.old_level is not change.new_level:
+                move = (change.old_level.value, change.new_level.value)
+                self.stats.transitions[move] = self.stats.transitions.get(move, 0) + 1
         self.stats.accepted += tracked.report.count(Status.ACCEPTED)
         self.stats.duplicates += tracked.report.count(Status.DUPLICATE)
         self.stats.changes += len(tracked.changes)
+
+    async def _announce_struggles(
+        self, tenant: str, items: list[object], tracked: TrackedIngest
+    ) -> None:
+        """Publish the struggle alerts the batch made fire (best effort: the batch is applied)."""
+        if self.guidance is None or self.publisher.out_topic is None:
+            return
+        try:
+            fired = await self.guidance.struggles(tenant, items, tracked.report)
+        except StoreUnavailable as exc:
+            log.warning("struggle alerts of a batch not announced: %s", exc.message)
+            return
+        for student_id, alert in fired:
+            self.publisher.struggle(tenant, student_id, alert)
+            self.stats.struggles += 1
 
     async def _apply(self, tenant: str, items: list[object]) -> TrackedIngest:
         backoff = FIRST_BACKOFF_S

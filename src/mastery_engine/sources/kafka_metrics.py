@@ -45,6 +45,14 @@ class ConsumerCollector(Collector):
             "1 while the partitions are paused (store unavailable)",
             value=int(stats.paused),
         )
+        transitions = CounterMetricFamily(
+            "mastery_level_transitions",
+            "Skills whose level changed in an applied batch, by old and new level",
+            labels=["from_level", "to_level"],
+        )
+        for (old, new), count in sorted(stats.transitions.items()):
+            transitions.add_metric([old, new], count)
+        yield transitions
         lag = GaugeMetricFamily(
             f"{PREFIX}consumer_lag",
             "Messages on an assigned partition not yet consumed (high watermark - position)",

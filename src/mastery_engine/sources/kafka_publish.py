@@ -1,12 +1,14 @@
 """What the consumer writes: dead letters and mastery.changed events, confirmed before a commit."""
 
 import logging
+from typing import Any
 
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
+from mastery_engine.core.alerts import Alert
 from mastery_engine.core.changes import MasteryChange
-from mastery_engine.sources.contracts import change_message
+from mastery_engine.sources.contracts import change_message, struggle_message
 from mastery_engine.sources.decode import Decoded
 from mastery_engine.sources.kafka_dlq import dead_letter_headers
 
@@ -44,12 +46,19 @@ class Publisher:
 
     def change(self, tenant: str, change: MasteryChange) -> None:
         """Announce a mastery move, keyed by student (so one student's moves stay in order)."""
+        self._announce(tenant, change.student_id, change_message(tenant, change))
+
+    def struggle(self, tenant: str, student_id: str, alert: Alert) -> None:
+        """Announce a struggle alert the batch made fire, keyed by student."""
+        self._announce(tenant, student_id, struggle_message(tenant, student_id, alert))
+
+    def _announce(self, tenant: str, student_id: str, body: dict[str, Any]) -> None:
         if self.out_topic is None:
             return
         self.producer.produce(
             self.out_topic,
-            value=orjson.dumps(change_message(tenant, change)),
-            key=change.student_id.encode(),
+            value=orjson.dumps(body),
+            key=student_id.encode(),
             headers=[("tenant", tenant.encode()), JSON],
             on_delivery=self._delivered,
         )

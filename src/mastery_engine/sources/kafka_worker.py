@@ -9,6 +9,7 @@ from types import FrameType
 
 from confluent_kafka import Consumer, Producer
 
+from mastery_engine.guidance import Guidance
 from mastery_engine.service import wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.sources.kafka import ConsumeStats, KafkaSource
@@ -16,7 +17,7 @@ from mastery_engine.sources.kafka_config import StreamOptions, consumer_config, 
 from mastery_engine.sources.kafka_dlq import Replayer, ReplayStats
 from mastery_engine.sources.kafka_metrics import serving_metrics
 from mastery_engine.sources.kafka_publish import Publisher
-from mastery_engine.wiring import open_service
+from mastery_engine.wiring import load_model, open_service
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ async def consume(
     publisher = Publisher(Producer(producer_config(settings)), options.dlq_topic, options.out_topic)
     try:
         async with open_service(settings, clock) as service:
-            source = KafkaSource(service, consumer, publisher, options)
+            guidance = Guidance(service, load_model(settings.model_path))
+            source = KafkaSource(service, consumer, publisher, options, guidance)
             metrics = serving_metrics(source.stats, settings.metrics_port, settings.host)
             with stop_on_signals(source.stop), metrics as port:
                 if port is not None:

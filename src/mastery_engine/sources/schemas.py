@@ -10,7 +10,12 @@ import yaml
 from pydantic import BaseModel
 
 from mastery_engine import __version__
-from mastery_engine.sources.contracts import EVENT_MODELS, DeadLetter, MasteryChanged
+from mastery_engine.sources.contracts import (
+    EVENT_MODELS,
+    DeadLetter,
+    MasteryChanged,
+    StruggleDetected,
+)
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
@@ -44,6 +49,9 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     }
     files["mastery.changed.json"] = _document(
         "mastery.changed.json", "mastery.changed", MasteryChanged
+    )
+    files["struggle.detected.json"] = _document(
+        "struggle.detected.json", "struggle.detected", StruggleDetected
     )
     files["dlq.message.json"] = _document("dlq.message.json", "dead letter", DeadLetter)
     return files
@@ -106,6 +114,12 @@ def _messages() -> dict[str, Any]:
             _payload("mastery.changed.json"),
             tenant_only,
         ),
+        "struggleDetected": _message(
+            "struggle.detected",
+            "A batch made a struggle alert fire: the same error 3+ times in 24 h, low quiz scores",
+            _payload("struggle.detected.json"),
+            tenant_only,
+        ),
     }
 
 
@@ -150,7 +164,10 @@ def asyncapi() -> dict[str, Any]:
                 "learning-events.dlq", "Messages that can never be ingested", "deadLetter"
             ),
             "masteryUpdates": _channel(
-                "mastery-updates", "Significant mastery moves after each batch", "masteryChanged"
+                "mastery-updates",
+                "Significant mastery moves and new struggles after each batch",
+                "masteryChanged",
+                "struggleDetected",
             ),
         },
         "operations": {
@@ -158,7 +175,9 @@ def asyncapi() -> dict[str, Any]:
                 "receive", "learningEvents", "Apply events (consumer group mastery-engine)"
             ),
             "sendDeadLetters": _operation("send", "deadLetters", "Set aside poison messages"),
-            "sendMasteryChanges": _operation("send", "masteryUpdates", "Announce mastery moves"),
+            "sendMasteryChanges": _operation(
+                "send", "masteryUpdates", "Announce mastery moves and struggles"
+            ),
         },
         "components": {"messages": _messages()},
     }

@@ -1,10 +1,15 @@
 """The `Store` port: a handful of batch-first async methods every backend implements."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
+from mastery_engine.core.rosters import CLASSES, without_student
+
+Document = dict[str, Any]
+# Gets the current document (None when absent); returns the new one, or None for no change.
+Change = Callable[[Document | None], Document | None]
 
 
 class StoredEvent(NamedTuple):
@@ -21,11 +26,15 @@ class Store(Protocol):
         """Apply a batch atomically; per event, True if applied, False if a duplicate id."""
         ...
 
-    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+    async def read(
+        self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
+    ) -> StudentAggregates | None:
         """A student's aggregates (at least up to `as_of`'s day), or None for an unknown student.
 
         `tail` must hold the student's quiz and review events of `as_of`'s UTC day that occurred
-        after `as_of`, whenever a score bucket exists on that day.
+        after `as_of`, whenever a score bucket exists on that day. With `cache=False` (a scan of
+        every student) a snapshot the process caches is used but a fetched one is not kept, so
+        the scan neither evicts the students being served nor keeps what it read alive.
         """
         ...
 
@@ -34,7 +43,10 @@ class Store(Protocol):
         ...
 
     async def delete_student(self, tenant: str, student_id: str) -> int:
-        """Remove every record of a student; the number of records removed."""
+        """Remove every record of a student; the number of records removed.
+
+        That includes the student's place in every class roster (see `unlist_student`).
+        """
         ...
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
@@ -47,6 +59,22 @@ class Store(Protocol):
 
     async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
         """Replace the tenant's configuration document."""
+        ...
+
+    async def get_document(self, tenant: str, name: str) -> Document | None:
+        """The tenant's document called `name` (class rosters, summaries), or None."""
+        ...
+
+    async def put_document(self, tenant: str, name: str, document: Document) -> None:
+        """Replace the tenant's document called `name` (the last write wins)."""
+        ...
+
+    async def update_document(self, tenant: str, name: str, change: Change) -> Document | None:
+        """Read, change and write one document atomically; the document as it now stands.
+
+        `change` must be pure: a backend calls it again when another writer got in between.
+        An exception it raises leaves the document as it was.
+        """
         ...
 
     async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
@@ -71,3 +99,16 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release connections and threads."""
         ...
+
+
+async def unlist_student(store: Store, tenant: str, student_id: str) -> int:
+    """Take a student out of every class roster of the tenant; how many rosters named them."""
+    named = 0
+
+    def change(document: Document | None) -> Document | None:
+        nonlocal named
+        rosters, named = without_student(document, student_id)
+        return dict(rosters) if named else None
+
+    await store.update_document(tenant, CLASSES, change)
+    return named

@@ -17,22 +17,18 @@ Nothing contacts the sidecar at open: it may start after the application, and re
 (`ping`) reports it. Key layout: `dapr_layout`.
 """
 
-import asyncio
 import functools
 import os
-import random
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from mastery_engine.core.aggregates import StudentAggregates
-from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import dapr_layout as layout
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.base import StoredEvent, unlist_student
 from mastery_engine.stores.dapr_client import (
-    Conflict,
     Item,
     StateClient,
     delete,
@@ -41,16 +37,13 @@ from mastery_engine.stores.dapr_client import (
     upsert,
 )
 from mastery_engine.stores.dapr_layout import Keys
+from mastery_engine.stores.dapr_tenant import TenantDocuments
 from mastery_engine.stores.snapshots import SnapshotCache
 
-T = TypeVar("T")
-ATTEMPTS = 16
-FIRST_BACKOFF_S = 0.005
-MAX_BACKOFF_S = 0.5
 CACHE_STUDENTS = 2_000
 
 
-class DaprStore:
+class DaprStore(TenantDocuments):
     """Aggregates in a Dapr state store component."""
 
     def __init__(self, client: StateClient, keys: Keys, ttl_seconds: int) -> None:
@@ -67,20 +60,6 @@ class DaprStore:
         client = StateClient(target.base_url, target.store, token, target.timeout_s)
         # The TTL is a safety net behind `purge`: one day longer than the retention.
         return cls(client, Keys(target.prefix), (retention_days + 1) * 86_400)
-
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]], doing: str) -> T:
-        last: Conflict | None = None
-        for number in range(ATTEMPTS):
-            try:
-                return await attempt()
-            except Conflict as exc:
-                last = exc
-                cap = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2**number)
-                await asyncio.sleep(random.uniform(0, cap))
-        raise StoreUnavailable(
-            f"{self.client.where}: {doing} was refused {ATTEMPTS} times in a row (other writers "
-            f"kept changing the same keys, or the transaction itself fails): {last}"
-        ) from last
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
         """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped."""
@@ -106,19 +85,21 @@ class DaprStore:
             self._cache.drop((tenant, student))
         return fresh
 
-    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+    async def read(
+        self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
+    ) -> StudentAggregates | None:
         """The student's snapshot (cached while its activity `v` stands) with `as_of`'s tail."""
         activity = await self.client.get(self.keys.student(tenant, student_id, "activity"))
         if activity is None:
             self._cache.drop((tenant, student_id))
             return None
-        aggregates = await self._snapshot(tenant, student_id, activity.value)
+        aggregates = await self._snapshot(tenant, student_id, activity.value, cache)
         if not aggregates.scores_on(day_of(as_of)):
             return aggregates
         return aggregates.with_tail(await self._tail(tenant, student_id, as_of))
 
     async def _snapshot(
-        self, tenant: str, student: str, activity: dict[str, Any]
+        self, tenant: str, student: str, activity: dict[str, Any], cache: bool
     ) -> StudentAggregates:
         key = (tenant, student)
         cached = self._cache.get(key, activity["v"])
@@ -129,7 +110,8 @@ class DaprStore:
         found = await self.client.bulk_get(wanted)
         values = {k: item.value for k, item in found.items()}
         fresh = layout.snapshot(self.keys, tenant, student, days, values)
-        self._cache.put(key, activity["v"], fresh)
+        if cache:
+            self._cache.put(key, activity["v"], fresh)
         return fresh
 
     async def _tail(self, tenant: str, student: str, as_of: int) -> tuple[Event, ...]:
@@ -165,7 +147,7 @@ class DaprStore:
         attempt = functools.partial(self._delete_once, tenant, student_id)
         removed = await self._retrying(attempt, "erasing a student")
         self._cache.drop((tenant, student_id))
-        return removed
+        return removed + await unlist_student(self, tenant, student_id)
 
     async def _delete_once(self, tenant: str, student: str) -> int:
         keys, roster = self.keys, self.keys.students(tenant)
@@ -204,44 +186,6 @@ class DaprStore:
             for r in raw.values()
         ]
         return sorted(kept, key=lambda s: (s.event.occurred_at, s.event.id))
-
-    async def get_config(self, tenant: str) -> dict[str, Any] | None:
-        """The tenant's configuration document, or None when it has none."""
-        found = await self.client.get(self.keys.config(tenant))
-        return None if found is None else dict(found.value)
-
-    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
-        """Replace the tenant's configuration document (the last write wins)."""
-        operation = upsert(self.keys.config(tenant), config, replace=True)
-        await self._retrying(
-            functools.partial(self.client.transact, [operation]), "saving a config"
-        )
-
-    async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
-        """Append an entry under the next number of the tenant's audit log."""
-        attempt = functools.partial(self._audit_once, tenant, entry)
-        await self._retrying(attempt, "appending to the audit log")
-
-    async def _audit_once(self, tenant: str, entry: dict[str, Any]) -> None:
-        head = await self.client.get(self.keys.audit(tenant))
-        count = 0 if head is None else int(head.value)
-        etag = None if head is None else head.etag
-        await self.client.transact(
-            [
-                upsert(self.keys.audit(tenant), count + 1, etag),
-                upsert(self.keys.audit(tenant, count), entry),
-            ]
-        )
-
-    async def audit_log(self, tenant: str, limit: int) -> list[dict[str, Any]]:
-        """The tenant's latest audit entries, newest first."""
-        head = await self.client.get(self.keys.audit(tenant))
-        count = 0 if head is None else int(head.value)
-        wanted = [
-            self.keys.audit(tenant, n) for n in range(count - 1, max(count - limit, 0) - 1, -1)
-        ]
-        found = await self.client.bulk_get(wanted)
-        return [dict(found[key].value) for key in wanted if key in found]
 
     async def purge(self, before: int) -> int:
         """Delete raw event records ingested before `before`, one transaction per student."""

@@ -8,6 +8,7 @@ Keys put the tenant first and mirror the seed pattern
     {prefix}{t}:config                                    the tenant's configuration document
     {prefix}{t}:audit                                     number of audit entries
     {prefix}{t}:audit:{n:012d}                            one audit entry
+    {prefix}{t}:doc:{name}                                a named document (class rosters, ...)
     {prefix}{t}:student:{s}:activity                      {"v": batch token,
                                                            "days": {date: [first_at, events,
                                                                            [score components]]}}
@@ -64,6 +65,10 @@ class Keys:
         """The count of audit entries, or one entry (numbered from 0, zero-padded to sort)."""
         head = f"{self.prefix}{part(tenant)}:audit"
         return head if number is None else f"{head}:{number:012d}"
+
+    def document(self, tenant: str, name: str) -> str:
+        """A named document of the tenant."""
+        return f"{self.prefix}{part(tenant)}:doc:{part(name)}"
 
     def event(self, tenant: str, event_id: str) -> str:
         """The raw event record, which is also its de-duplication record."""

@@ -7,7 +7,7 @@ from typing import Any
 from mastery_engine.core.aggregates import AggregateBuilder, StudentAggregates, contribution
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
-from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_student
 
 
 class MemoryStore:
@@ -20,6 +20,7 @@ class MemoryStore:
         self._snapshots: dict[tuple[str, str], StudentAggregates] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self._audit: dict[str, list[dict[str, Any]]] = {}
+        self._documents: dict[tuple[str, str], Document] = {}
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
         """Apply a batch; no await inside, so it is atomic for the event loop."""
@@ -37,7 +38,9 @@ class MemoryStore:
             applied.append(True)
         return applied
 
-    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+    async def read(
+        self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
+    ) -> StudentAggregates | None:
         """A snapshot of the student's aggregates, kept until the student's next event."""
         key = (tenant, student_id)
         builder = self._aggregates.get(key)
@@ -45,7 +48,9 @@ class MemoryStore:
             return None
         snapshot = self._snapshots.get(key)
         if snapshot is None:
-            snapshot = self._snapshots[key] = builder.freeze()
+            snapshot = builder.freeze()
+            if cache:
+                self._snapshots[key] = snapshot
         if not snapshot.scores_on(day_of(as_of)):
             return snapshot
         last = end_of_day(day_of(as_of))
@@ -64,7 +69,8 @@ class MemoryStore:
             self._seen.pop((tenant, event.id), None)
         self._snapshots.pop((tenant, student_id), None)
         builder = self._aggregates.pop((tenant, student_id), None)
-        return len(events) + (builder is not None)
+        unlisted = await unlist_student(self, tenant, student_id)
+        return len(events) + (builder is not None) + unlisted
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""
@@ -80,6 +86,23 @@ class MemoryStore:
     async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
         """Keep a copy of the document."""
         self._configs[tenant] = copy.deepcopy(config)
+
+    async def get_document(self, tenant: str, name: str) -> Document | None:
+        """A copy of the tenant's document called `name`."""
+        found = self._documents.get((tenant, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    async def put_document(self, tenant: str, name: str, document: Document) -> None:
+        """Keep a copy of the document."""
+        self._documents[(tenant, name)] = copy.deepcopy(document)
+
+    async def update_document(self, tenant: str, name: str, change: Change) -> Document | None:
+        """Change the document; nothing awaits in between, so it is atomic for the event loop."""
+        current = self._documents.get((tenant, name))
+        new = change(copy.deepcopy(current))
+        if new is not None:
+            current = self._documents[(tenant, name)] = copy.deepcopy(new)
+        return copy.deepcopy(current)
 
     async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
         """Append a copy of the entry."""

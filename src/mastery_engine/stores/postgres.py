@@ -23,7 +23,7 @@ from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
 from mastery_engine.stores import postgres_sql as q
-from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_student
 from mastery_engine.stores.snapshots import SnapshotCache
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,11 @@ class PostgresStore:
             lambda db: q.apply(db, tenant, events, ingested_at), transaction=True
         )
 
-    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+    async def read(
+        self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
+    ) -> StudentAggregates | None:
         """The student's snapshot (cached while its version stands) with `as_of`'s tail."""
-        aggregates = await self._snapshot(tenant, student_id)
+        aggregates = await self._snapshot(tenant, student_id, cache)
         if aggregates is None:
             return None
         if not aggregates.scores_on(day_of(as_of)):
@@ -150,7 +152,9 @@ class PostgresStore:
         later = await self._run(lambda db: q.tail(db, tenant, student_id, as_of))
         return aggregates.with_tail(later)
 
-    async def _snapshot(self, tenant: str, student_id: str) -> StudentAggregates | None:
+    async def _snapshot(
+        self, tenant: str, student_id: str, cache: bool
+    ) -> StudentAggregates | None:
         """The cached snapshot while its version stands (one lookup), else a fresh one."""
         key = (tenant, student_id)
         if self._cache.version(key) is not None:
@@ -162,7 +166,8 @@ class PostgresStore:
         if fresh is None:
             self._cache.drop(key)
             return None
-        self._cache.put(key, *fresh)
+        if cache:
+            self._cache.put(key, *fresh)
         return fresh[1]
 
     async def students(self, tenant: str) -> list[str]:
@@ -182,7 +187,7 @@ class PostgresStore:
             lambda db: q.delete_student(db, tenant, student_id), transaction=True
         )
         self._cache.drop((tenant, student_id))
-        return removed
+        return removed + await unlist_student(self, tenant, student_id)
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""
@@ -201,6 +206,22 @@ class PostgresStore:
             " ON CONFLICT (tenant) DO UPDATE SET body = EXCLUDED.body"
         )
         await self._run(lambda db: db.execute(sql, (tenant, Jsonb(config))))
+
+    async def get_document(self, tenant: str, name: str) -> Document | None:
+        """The tenant's document called `name`."""
+        sql = "SELECT body FROM documents WHERE tenant = %s AND name = %s"
+        found = await self._run(lambda db: q.one_value(db, sql, (tenant, name)))
+        return None if found is None else dict(found)
+
+    async def put_document(self, tenant: str, name: str, document: Document) -> None:
+        """Replace the tenant's document called `name`."""
+        await self._run(lambda db: db.execute(q.UPSERT_DOCUMENT, (tenant, name, Jsonb(document))))
+
+    async def update_document(self, tenant: str, name: str, change: Change) -> Document | None:
+        """Read, change and write the document in one transaction, under a lock of its own."""
+        return await self._run(
+            lambda db: q.update_document(db, tenant, name, change), transaction=True
+        )
 
     async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
         """Append an audit entry."""

@@ -10,12 +10,13 @@ from importlib import resources
 from typing import Any
 
 from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.base import Change, Document, StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 
 Connection = AsyncConnection[tuple[Any, ...]]
@@ -50,6 +51,12 @@ INSERT_EVENTS = (
     " %s::bigint[], %s::bigint[], %s::text[]) ON CONFLICT (tenant, id) DO NOTHING RETURNING id"
 )
 WHERE_STUDENT = " WHERE tenant = %s AND student_id = %s"
+UPSERT_DOCUMENT = (
+    "INSERT INTO documents VALUES (%s, %s, %s)"
+    " ON CONFLICT (tenant, name) DO UPDATE SET body = EXCLUDED.body"
+)
+# Two-key advisory locks live apart from the one-key lock that migrations take.
+LOCK_DOCUMENT = "SELECT pg_advisory_xact_lock(hashtext('mastery:documents'), hashtext(%s))"
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -188,6 +195,26 @@ async def events_of(db: Connection, tenant: str, student: str) -> list[StoredEve
     )
     found = await cursor.fetchall()
     return [StoredEvent(rows.restore(body, at), ingested) for body, at, ingested in found]
+
+
+async def update_document(
+    db: Connection, tenant: str, name: str, change: Change
+) -> Document | None:
+    """Read, change and write one document, in the caller's transaction.
+
+    The lock serialises writers of the document, including the first ones, when no row
+    exists yet for `SELECT ... FOR UPDATE` to lock.
+    """
+    await db.execute(LOCK_DOCUMENT, (f"{tenant}/{name}",))
+    found = await one_value(
+        db, "SELECT body FROM documents WHERE tenant = %s AND name = %s", (tenant, name)
+    )
+    current = None if found is None else dict(found)
+    new = change(current)
+    if new is None:
+        return current
+    await db.execute(UPSERT_DOCUMENT, (tenant, name, Jsonb(new)))
+    return new
 
 
 async def one_value(db: Connection, query: str, parameters: tuple[Any, ...]) -> Any:

@@ -16,7 +16,6 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -30,59 +29,13 @@ from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import redis_scripts as scripts
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_student
+from mastery_engine.stores.redis_options import options_of, reason, where_of
 from mastery_engine.stores.snapshots import SnapshotCache
 
 T = TypeVar("T")
-OPTIONS = {"prefix": "", "cache_students": "2000"}
-# redis-py's own URL options, passed through.
-CLIENT_OPTIONS = ("socket_timeout", "socket_connect_timeout")
-TLS_OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs")
 PURGE_CHUNK = 500
 SECONDS_PER_DAY = 86_400
-
-
-def options_of(url: str) -> tuple[str, str, int]:
-    """(URL for redis-py, key prefix, cache_students), refusing unknown options."""
-    parts = urlsplit(url)
-    given = parse_qsl(parts.query, keep_blank_values=True)
-    allowed = [*OPTIONS, *CLIENT_OPTIONS, *(TLS_OPTIONS if parts.scheme == "rediss" else ())]
-    unknown = sorted({name for name, _ in given} - set(allowed))
-    if unknown:
-        raise InvalidConfig(
-            f"unknown Redis URL options {unknown}; allowed with {parts.scheme}://: "
-            + ", ".join(allowed),
-            field="MASTERY_STORE_URL",
-        )
-    ours = OPTIONS | {name: value for name, value in given if name in OPTIONS}
-    if "{" in ours["prefix"] or "}" in ours["prefix"]:
-        raise InvalidConfig("Redis prefix must not contain '{' or '}' (they mark hash tags)")
-    if not ours["cache_students"].isdigit():
-        raise InvalidConfig(
-            f"cache_students must be a whole number, not {ours['cache_students']!r}"
-        )
-    rest = urlencode([(name, value) for name, value in given if name not in OPTIONS])
-    return urlunsplit(parts._replace(query=rest)), ours["prefix"], int(ours["cache_students"])
-
-
-def where_of(url: str) -> str:
-    """`host:port/db` of a Redis URL, without credentials, for error messages."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port or 6379
-    except ValueError as exc:
-        raise InvalidConfig(f"Redis store URL has an invalid port: {exc}") from exc
-    db = parts.path.strip("/") or "0"
-    if not db.isdigit():
-        raise InvalidConfig(f"Redis database must be a number (redis://host:port/0), not {db!r}")
-    return f"{parts.hostname or 'localhost'}:{port}/{db}"
-
-
-def reason(exc: BaseException) -> str:
-    """What went wrong, without the copy of the command a pipeline adds (it holds events)."""
-    text = str(exc)
-    _, found, said = text.partition(" of pipeline caused error: ")
-    return said.strip("(),'\"") if found else text
 
 
 class RedisStore:
@@ -187,7 +140,9 @@ class RedisStore:
                 flags[i] = bool(one)
         return flags
 
-    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+    async def read(
+        self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
+    ) -> StudentAggregates | None:
         """One script call: the version, `as_of`'s tail, and everything else on a cache miss."""
         key = (tenant, student_id)
         known = self._cache.version(key)
@@ -203,7 +158,8 @@ class RedisStore:
         snapshot = self._cache.get(key, known) if known and len(reply) == 2 else None
         if snapshot is None:
             snapshot = scripts.snapshot_of(reply)
-            self._cache.put(key, reply[0], snapshot)
+            if cache:
+                self._cache.put(key, reply[0], snapshot)
         return snapshot.with_tail(scripts.tail_of(reply[1]))
 
     async def students(self, tenant: str) -> list[str]:
@@ -223,7 +179,7 @@ class RedisStore:
 
         removed, unlisted = await self._pipeline(build, atomic=True)
         self._cache.drop((tenant, student_id))
-        return int(removed) + int(unlisted)
+        return int(removed) + int(unlisted) + await unlist_student(self, tenant, student_id)
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""
@@ -247,6 +203,36 @@ class RedisStore:
         """Replace the tenant's configuration document."""
         body = json.dumps(config)
         await self._run(lambda: self._client.set(self._tenant_key(tenant, "config"), body))
+
+    async def get_document(self, tenant: str, name: str) -> Document | None:
+        """The tenant's document called `name`."""
+        key = self._tenant_key(tenant, f"doc:{scripts.encode(name)}")
+        found = await self._run(lambda: self._client.get(key))
+        return None if found is None else dict(json.loads(found))
+
+    async def put_document(self, tenant: str, name: str, document: Document) -> None:
+        """Replace the tenant's document called `name`."""
+        key, body = self._tenant_key(tenant, f"doc:{scripts.encode(name)}"), json.dumps(document)
+        await self._run(lambda: self._client.set(key, body))
+
+    async def update_document(self, tenant: str, name: str, change: Change) -> Document | None:
+        """WATCH the document, change it, and write it in MULTI/EXEC; again if it moved."""
+        key = self._tenant_key(tenant, f"doc:{scripts.encode(name)}")
+
+        async def attempt(pipe: Pipeline) -> Document | None:
+            found = await pipe.get(key)
+            current = None if found is None else dict(json.loads(found))
+            new = change(current)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            if new is not None:
+                pipe.set(key, json.dumps(new))
+            return current if new is None else new
+
+        transaction = self._client.transaction
+        return cast(
+            "Document | None",
+            await self._run(lambda: transaction(attempt, key, value_from_callable=True)),
+        )
 
     async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
         """Append an audit entry (newest at the head of the list)."""

@@ -20,7 +20,7 @@ from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
 from mastery_engine.stores import sqlite_tables as tables
-from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_student
 from mastery_engine.stores.snapshots import SnapshotCache
 
 T = TypeVar("T")
@@ -110,16 +110,18 @@ class SQLiteStore:
         """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped."""
         return await self._write(lambda db: tables.apply(db, tenant, events, ingested_at))
 
-    async def read(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates | None:
+    async def read(
+        self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
+    ) -> StudentAggregates | None:
         """The student's snapshot (cached while its version stands) with `as_of`'s tail."""
-        aggregates = self._read(lambda db: self._snapshot(db, tenant, student_id))
+        aggregates = self._read(lambda db: self._snapshot(db, tenant, student_id, cache))
         if aggregates is None or not aggregates.scores_on(day_of(as_of)):
             return aggregates
         later = self._read(lambda db: tables.tail(db, tenant, student_id, as_of))
         return aggregates.with_tail(later)
 
     def _snapshot(
-        self, db: sqlite3.Connection, tenant: str, student_id: str
+        self, db: sqlite3.Connection, tenant: str, student_id: str, cache: bool
     ) -> StudentAggregates | None:
         key = (tenant, student_id)
         if self._cache.version(key) is not None:
@@ -130,7 +132,8 @@ class SQLiteStore:
         if fresh is None:
             self._cache.drop(key)
             return None
-        self._cache.put(key, *fresh)
+        if cache:
+            self._cache.put(key, *fresh)
         return fresh[1]
 
     async def students(self, tenant: str) -> list[str]:
@@ -151,7 +154,7 @@ class SQLiteStore:
 
         removed = await self._write(work)
         self._cache.drop((tenant, student_id))
-        return removed
+        return removed + await unlist_student(self, tenant, student_id)
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""
@@ -167,6 +170,21 @@ class SQLiteStore:
         """Replace the tenant's configuration document."""
         sql = "INSERT OR REPLACE INTO tenant_config VALUES (?, ?)"
         await self._write(lambda db: db.execute(sql, (tenant, json.dumps(config))))
+
+    async def get_document(self, tenant: str, name: str) -> Document | None:
+        """The tenant's document called `name`."""
+        sql = "SELECT body FROM documents WHERE tenant = ? AND name = ?"
+        row = self._read(lambda db: db.execute(sql, (tenant, name)).fetchone())
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def put_document(self, tenant: str, name: str, document: Document) -> None:
+        """Replace the tenant's document called `name`."""
+        sql = "INSERT OR REPLACE INTO documents VALUES (?, ?, ?)"
+        await self._write(lambda db: db.execute(sql, (tenant, name, json.dumps(document))))
+
+    async def update_document(self, tenant: str, name: str, change: Change) -> Document | None:
+        """Read, change and write the document in one transaction of the writer thread."""
+        return await self._write(lambda db: tables.update_document(db, tenant, name, change))
 
     async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
         """Append an audit entry."""

@@ -3,9 +3,10 @@
 Rows mirror the key pattern `{tenant}:student:{student_id}:mastery:{date}:{component}`:
 `scores` is keyed (tenant, student_id, date, component, skill_id). `versions` holds the
 number of the last batch that touched each student, so a cached snapshot is checked with one
-lookup.
+lookup. `documents` holds a tenant's named JSON documents (class rosters, summaries).
 """
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,10 +15,10 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import StoredEvent
+from mastery_engine.stores.base import Change, Document, StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: documents
 MOMENT_DDL = ", ".join(f"{c} REAL NOT NULL" for c in MOMENT_COLUMNS)
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS tenant_config (tenant TEXT PRIMARY KEY, body TEXT NOT
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant, seq);
+CREATE TABLE IF NOT EXISTS documents (
+    tenant TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, name)) WITHOUT ROWID;
 """
 # Schema 1 had no `versions`: existing students start at 0, below every batch number.
 MIGRATE_TO_2 = "INSERT OR IGNORE INTO versions SELECT DISTINCT tenant, student_id, 0 FROM activity"
@@ -92,7 +96,7 @@ def transaction(db: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[Non
 
 
 def create(db: sqlite3.Connection) -> None:
-    """Create the tables, migrating a schema-1 file in place."""
+    """Create the tables, migrating an older file in place (new tables are simply created)."""
     with transaction(db):
         found = db.execute("PRAGMA user_version").fetchone()[0]
         for statement in SCHEMA.split(";"):
@@ -144,6 +148,24 @@ def purge(db: sqlite3.Connection, before: int) -> int:
     """Delete raw event records ingested before `before`; the aggregates stay."""
     with transaction(db):
         return db.execute("DELETE FROM events WHERE ingested_at < ?", (before,)).rowcount
+
+
+def update_document(
+    db: sqlite3.Connection, tenant: str, name: str, change: Change
+) -> Document | None:
+    """Read, change and write one document in one write transaction."""
+    with transaction(db):
+        row = db.execute(
+            "SELECT body FROM documents WHERE tenant = ? AND name = ?", (tenant, name)
+        ).fetchone()
+        current = None if row is None else dict(json.loads(row[0]))
+        new = change(current)
+        if new is None:
+            return current
+        db.execute(
+            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", (tenant, name, json.dumps(new))
+        )
+    return new
 
 
 def version(db: sqlite3.Connection, tenant: str, student: str) -> int | None:

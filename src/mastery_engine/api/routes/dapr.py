@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Request
 from mastery_engine.api.deps import AppSettings, Service
 from mastery_engine.api.routes.events import read_limited
 from mastery_engine.core.errors import Unauthenticated
+from mastery_engine.metrics import Metrics
 from mastery_engine.sources.dapr import deliver, subscriptions
 from mastery_engine.sources.decode import DecodeRules
 from mastery_engine.sources.mapping import SkillRule
@@ -49,6 +50,9 @@ async def dapr_event(
     skills = SkillRule(settings.xapi_skill_extension, settings.activity_skill_pattern)
     rules = DecodeRules(settings.kafka_default_tenant, skills)
     delivery = await deliver(service, body, rules)
+    if delivery.outcome is not None:
+        metrics: Metrics = request.app.state.metrics
+        metrics.events.labels("dapr", delivery.outcome.value).inc()
     answer = {"status": delivery.status.value}
     if delivery.reason is not None:
         answer["reason"] = delivery.reason

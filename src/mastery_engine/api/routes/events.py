@@ -10,6 +10,7 @@ from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import EventIn, IngestResponse, ingest_body
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, MalformedBody, PayloadTooLarge
+from mastery_engine.metrics import Metrics
 
 router = APIRouter(tags=["events"])
 
@@ -69,14 +70,18 @@ async def post_events(request: Request, service: Service, tenant: IngestTenant) 
     payload = decode(await read_limited(request, get_settings(request).max_body_bytes))
     limiter: IngestLimiter = request.app.state.limiter
     await limiter.spend(tenant, len(payload) if isinstance(payload, list) else 1)
+    metrics: Metrics = request.app.state.metrics
     if isinstance(payload, dict):
         report = await service.ingest(tenant, [payload])
+        metrics.ingested("http", report)
         only = report.results[0]
         if only.error is not None:
             raise InvalidEvent(only.error, field=only.field)
         return FastJSON(ingest_body(report))
     if isinstance(payload, list):
-        return FastJSON(ingest_body(await service.ingest(tenant, payload)))
+        report = await service.ingest(tenant, payload)
+        metrics.ingested("http", report)
+        return FastJSON(ingest_body(report))
     raise InvalidRequest(
         f"body must be an event object or an array of up to {service.max_batch} event objects,"
         f" got a JSON {type(payload).__name__}"

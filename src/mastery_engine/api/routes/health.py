@@ -2,8 +2,9 @@
 
 import time
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from mastery_engine.api.deps import AppSettings, Service
 from mastery_engine.core.errors import StoreUnavailable
@@ -18,8 +19,11 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Every backend answers")
-async def readyz(service: Service, settings: AppSettings) -> JSONResponse:
+async def readyz(request: Request, service: Service, settings: AppSettings) -> JSONResponse:
     """200 when each backend answers a trivial request, else 503 naming the one that did not."""
+    if request.app.state.draining:
+        draining = {"status": "draining", "detail": "shutting down after SIGTERM"}
+        return JSONResponse({"status": "draining", "checks": {"process": draining}}, 503)
     backend = settings.store_url.split("://", 1)[0]
     started = time.perf_counter()
     try:
@@ -30,3 +34,14 @@ async def readyz(service: Service, settings: AppSettings) -> JSONResponse:
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     check: dict[str, object] = {"backend": backend, "status": "ok", "latency_ms": elapsed}
     return JSONResponse({"status": "ready", "checks": {"store": check}})
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
+async def metrics(request: Request) -> Response:
+    """Requests, latencies, events by channel and outcome, store operations (text format)."""
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from mastery_engine.api.deps import IngestTenant, Service, get_settings
+from mastery_engine.api.deps import IngestTenant, Service, get_service, get_settings
 from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.routes.events import decode, read_limited
 from mastery_engine.api.schemas import IngestResponse, ingest_body
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest
 from mastery_engine.core.instants import format_us
-from mastery_engine.service import MasteryService
+from mastery_engine.metrics import Metrics
 from mastery_engine.settings import Settings
 from mastery_engine.sources.caliper import event_to_canonical, parse_envelope
 from mastery_engine.sources.intake import ingest_mapped
@@ -62,13 +62,16 @@ async def _payload(request: Request, tenant: str, records: Callable[[Any], int])
 
 
 async def _ingest(
-    service: MasteryService,
+    request: Request,
     tenant: str,
     items: list[Any],
     convert: Callable[[object], dict[str, Any]],
     lone: bool,
+    channel: str,
 ) -> FastJSON:
-    report = await ingest_mapped(service, tenant, items, convert)
+    report = await ingest_mapped(get_service(request), tenant, items, convert)
+    metrics: Metrics = request.app.state.metrics
+    metrics.ingested(channel, report)
     only = report.results[0] if lone else None
     if only is not None and only.error is not None:
         raise InvalidEvent(only.error, field=only.field)
@@ -93,9 +96,9 @@ async def post_statements(request: Request, service: Service, tenant: IngestTena
     rule = _rule(settings, settings.xapi_skill_extension)
     convert = partial(statement_to_event, rule=rule, received_at=format_us(service.clock()))
     if isinstance(payload, dict):
-        return await _ingest(service, tenant, [payload], convert, lone=True)
+        return await _ingest(request, tenant, [payload], convert, lone=True, channel="xapi")
     if isinstance(payload, list):
-        return await _ingest(service, tenant, payload, convert, lone=False)
+        return await _ingest(request, tenant, payload, convert, lone=False, channel="xapi")
     raise InvalidRequest(
         f"body must be a statement object or an array of statements, got a JSON"
         f" {type(payload).__name__}"
@@ -117,4 +120,4 @@ async def post_caliper(request: Request, service: Service, tenant: IngestTenant)
     convert = partial(event_to_canonical, rule=_rule(settings, settings.caliper_skill_extension))
     if not envelope.data:
         raise InvalidEvent("data: the envelope holds no events", field="data")
-    return await _ingest(service, tenant, envelope.data, convert, lone=False)
+    return await _ingest(request, tenant, envelope.data, convert, lone=False, channel="caliper")

@@ -1,0 +1,120 @@
+"""Classes (rosters), a class's students x skills matrix, and tenant-wide skill analytics."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+
+from mastery_engine import classes
+from mastery_engine.api.class_schemas import (
+    ClassDeletedOut,
+    ClassesOut,
+    ClassIn,
+    ClassMasteryOut,
+    ClassOut,
+    TenantAnalyticsOut,
+    matrix_body,
+)
+from mastery_engine.api.deps import ClassManager, ClassTenant, Service
+from mastery_engine.api.responses import FastJSON
+from mastery_engine.api.routes.students import AsOf
+from mastery_engine.core.instants import parse_as_of
+from mastery_engine.settings import Settings
+from mastery_engine.summaries import DEFAULT_WEEKS, MAX_WEEKS, Summaries
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Summaries live as long as the service (the app's lifespan has opened it)."""
+    settings: Settings = app.state.settings
+    summaries = Summaries(app.state.service, settings.analytics_max_age_seconds)
+    app.state.summaries = summaries
+    try:
+        yield
+    finally:
+        await summaries.close()
+
+
+router = APIRouter(tags=["classes and analytics"], lifespan=lifespan)
+
+
+def get_summaries(request: Request) -> Summaries:
+    """The summaries the lifespan built."""
+    summaries: Summaries = request.app.state.summaries
+    return summaries
+
+
+ClassId = Annotated[
+    str, Path(max_length=256, description="Printable, at most 256 characters, no '/'")
+]
+Weeks = Annotated[
+    int, Query(ge=1, le=MAX_WEEKS, description="Trend points, one a week, the last at as_of")
+]
+TenantSummaries = Annotated[Summaries, Depends(get_summaries)]
+
+
+@router.get("/v1/classes", response_model=ClassesOut, summary="Classes of the tenant")
+async def list_classes(service: Service, tenant: ClassTenant) -> FastJSON:
+    """Ids of the tenant's classes, sorted."""
+    return FastJSON({"classes": await classes.class_ids(service, tenant)})
+
+
+@router.get("/v1/classes/{class_id}", response_model=ClassOut, summary="A class's roster")
+async def get_class(class_id: ClassId, service: Service, tenant: ClassTenant) -> FastJSON:
+    """The class's student ids, sorted; 404 for a class this tenant does not have."""
+    students = await classes.get_class(service, tenant, class_id)
+    return FastJSON({"class_id": class_id, "students": students})
+
+
+@router.put("/v1/classes/{class_id}", response_model=ClassOut, summary="Create or replace a class")
+async def put_class(
+    class_id: ClassId, body: ClassIn, service: Service, caller: ClassManager
+) -> FastJSON:
+    """At most 1,000 distinct student ids, who need no events yet (admin); audited."""
+    students = await classes.put_class(service, caller.tenant, class_id, body.students, caller.sub)
+    return FastJSON({"class_id": class_id, "students": students})
+
+
+@router.delete("/v1/classes/{class_id}", response_model=ClassDeletedOut, summary="Delete a class")
+async def delete_class(class_id: ClassId, service: Service, caller: ClassManager) -> FastJSON:
+    """Remove the roster; the students and their data stay (admin); audited."""
+    return FastJSON(await classes.delete_class(service, caller.tenant, class_id, caller.sub))
+
+
+@router.get(
+    "/v1/classes/{class_id}/mastery",
+    response_model=ClassMasteryOut,
+    summary="A class's students x skills",
+)
+async def class_mastery(
+    class_id: ClassId, service: Service, tenant: ClassTenant, as_of: AsOf = None
+) -> FastJSON:
+    """Each student's mastery and level per skill, as `GET /v1/students/{id}/mastery` has them.
+
+    A student of the roster without events has `has_events: false` and only null cells.
+    """
+    at = parse_as_of(as_of) if as_of is not None else None
+    found_at, matrix = await classes.class_mastery(service, tenant, class_id, at)
+    return FastJSON(matrix_body(class_id, found_at, matrix))
+
+
+@router.get(
+    "/v1/analytics/skills",
+    response_model=TenantAnalyticsOut,
+    summary="Per-skill analytics of the tenant",
+)
+async def skill_analytics(
+    summaries: TenantSummaries,
+    tenant: ClassTenant,
+    as_of: AsOf = None,
+    weeks: Weeks = DEFAULT_WEEKS,
+) -> FastJSON:
+    """Per skill: students, mean, quartiles, level counts and the weekly trend of the mean.
+
+    Without `as_of`, from the tenant's summary, recomputed once older than
+    `max_age_seconds` (see `age_seconds`); 503 with Retry-After while a first summary, or
+    one for an explicit `as_of`, takes longer than a few seconds to compute.
+    """
+    at = parse_as_of(as_of) if as_of is not None else None
+    return FastJSON(await summaries.skills(tenant, at, weeks))

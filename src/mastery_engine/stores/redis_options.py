@@ -1,0 +1,53 @@
+"""Redis store URLs: this store's options, redis-py's own, and errors without their command."""
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from mastery_engine.core.errors import InvalidConfig
+
+OPTIONS = {"prefix": "", "cache_students": "2000"}
+# redis-py's own URL options, passed through.
+CLIENT_OPTIONS = ("socket_timeout", "socket_connect_timeout")
+TLS_OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs")
+
+
+def options_of(url: str) -> tuple[str, str, int]:
+    """(URL for redis-py, key prefix, cache_students), refusing unknown options."""
+    parts = urlsplit(url)
+    given = parse_qsl(parts.query, keep_blank_values=True)
+    allowed = [*OPTIONS, *CLIENT_OPTIONS, *(TLS_OPTIONS if parts.scheme == "rediss" else ())]
+    unknown = sorted({name for name, _ in given} - set(allowed))
+    if unknown:
+        raise InvalidConfig(
+            f"unknown Redis URL options {unknown}; allowed with {parts.scheme}://: "
+            + ", ".join(allowed),
+            field="MASTERY_STORE_URL",
+        )
+    ours = OPTIONS | {name: value for name, value in given if name in OPTIONS}
+    if "{" in ours["prefix"] or "}" in ours["prefix"]:
+        raise InvalidConfig("Redis prefix must not contain '{' or '}' (they mark hash tags)")
+    if not ours["cache_students"].isdigit():
+        raise InvalidConfig(
+            f"cache_students must be a whole number, not {ours['cache_students']!r}"
+        )
+    rest = urlencode([(name, value) for name, value in given if name not in OPTIONS])
+    return urlunsplit(parts._replace(query=rest)), ours["prefix"], int(ours["cache_students"])
+
+
+def where_of(url: str) -> str:
+    """`host:port/db` of a Redis URL, without credentials, for error messages."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 6379
+    except ValueError as exc:
+        raise InvalidConfig(f"Redis store URL has an invalid port: {exc}") from exc
+    db = parts.path.strip("/") or "0"
+    if not db.isdigit():
+        raise InvalidConfig(f"Redis database must be a number (redis://host:port/0), not {db!r}")
+    return f"{parts.hostname or 'localhost'}:{port}/{db}"
+
+
+def reason(exc: BaseException) -> str:
+    """What went wrong, without the copy of the command a pipeline adds (it holds events)."""
+    text = str(exc)
+    _, found, said = text.partition(" of pipeline caused error: ")
+    return said.strip("(),'\"") if found else text
