@@ -3,8 +3,8 @@
 # `purge` and `migrate` (see docs/deploying.md).
 #
 # Two stages on one pinned base: the builder turns the project into a wheel and installs it,
-# with its redis, postgres and kafka extras, into /opt/venv; the final stage holds only that
-# virtualenv. Every dependency ships a manylinux wheel (uvloop, httptools, orjson, hiredis,
+# with its redis, postgres, kafka and tracing extras (not `fit`: model fitting is offline),
+# into /opt/venv; the final stage holds only that virtualenv. Every dependency ships a manylinux wheel (uvloop, httptools, orjson, hiredis,
 # psycopg[binary], confluent-kafka, cryptography), so no compiler is needed in either stage.
 ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
 
@@ -16,7 +16,7 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 # The wheel first, then the wheel with its extras: the image holds exactly what a release holds.
 RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install --no-cache-dir "$(ls /wheels/mastery_engine-*.whl)[redis,postgres,kafka]" \
+    && /opt/venv/bin/pip install --no-cache-dir "$(ls /wheels/mastery_engine-*.whl)[redis,postgres,kafka,tracing]" \
     && /opt/venv/bin/mastery-engine --help > /dev/null
 
 FROM ${PYTHON_IMAGE}

@@ -7,7 +7,6 @@ would offer a model (strict schemas), and invokes them as a run would.
 import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 
 import agents
@@ -25,17 +24,9 @@ from agents.tool_context import ToolContext
 from mcp.shared.exceptions import MCPError
 
 from tests.serving import free_port, serve
+from tests.test_mcp import BIN, TOOLS
 
-BIN = str(Path(sys.executable).parent / "mastery-engine")
 SECRET = "agents-test-secret-" + "0123456789" * 4
-TOOLS = {
-    "get_mastery",
-    "explain_skill",
-    "recommend_next",
-    "get_alerts",
-    "class_overview",
-    "record_event",
-}
 EVENT = {
     "id": "agents-1",
     "type": "quiz.graded",

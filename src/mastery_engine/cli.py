@@ -2,24 +2,22 @@
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 import uvicorn
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mastery_engine import logs
 from mastery_engine.cli_agents import agents
+from mastery_engine.cli_common import console, fail, load_settings
 from mastery_engine.cli_models import models
 from mastery_engine.cli_streams import streams
 from mastery_engine.core.access import Role
 from mastery_engine.core.errors import MasteryError
 from mastery_engine.core.instants import format_us, parse_as_of
+from mastery_engine.jsonl import read_lines
 from mastery_engine.service import MasteryService, Status
 from mastery_engine.settings import Settings
 from mastery_engine.stores import open_store
@@ -29,19 +27,7 @@ app = typer.Typer(help="Mastery Engine: mastery per student and skill, from lear
 app.add_typer(streams)  # consume, dlq replay, schemas
 app.add_typer(models)  # import-pykt, fit, predict-replay
 app.add_typer(agents)  # mcp
-console = Console()
 TenantOption = Annotated[str | None, typer.Option(help="Tenant (default MASTERY_DEFAULT_TENANT)")]
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    logs.configure(settings.log_level, settings.log_format)
-    return settings
-
-
-def _fail(exc: MasteryError) -> None:
-    console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -51,7 +37,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API."""
-    settings = _settings()
+    settings = load_settings()
     uvicorn.run(
         "mastery_engine.api.app:create_app",
         factory=True,
@@ -62,18 +48,6 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=20,
     )
-
-
-def _lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """(line number, decoded value or None, JSON error or None) for each non-blank line."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, orjson.loads(line), None
-            except orjson.JSONDecodeError as exc:
-                yield number, None, f"line {number} is not valid JSON: {exc}"
 
 
 async def _replay(service: MasteryService, tenant: str, path: Path, batch: int) -> dict[str, int]:
@@ -99,7 +73,7 @@ async def _replay(service: MasteryService, tenant: str, path: Path, batch: int) 
             progress.advance(task, len(pending))
             pending.clear()
 
-        for _, item, error in _lines(path):
+        for _, item, error in read_lines(path):
             if error is not None:
                 totals[Status.REJECTED.value] += 1
                 progress.console.print(f"[yellow]rejected[/yellow] {error}", soft_wrap=True)
@@ -120,7 +94,7 @@ def replay(
     batch: Annotated[int, typer.Option(min=1, max=1000, help="Events per store batch")] = 1000,
 ) -> None:
     """Ingest a file of events through the same validation and store as the API."""
-    settings = _settings()
+    settings = load_settings()
 
     async def run() -> dict[str, int]:
         async with open_service(settings) as service:
@@ -129,7 +103,7 @@ def replay(
     try:
         totals = asyncio.run(run())
     except MasteryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     summary = ", ".join(f"{n} {status}" for status, n in totals.items())
     console.print(f"replayed {file}: {summary}", soft_wrap=True)
@@ -145,12 +119,12 @@ def show(
     tenant: TenantOption = None,
 ) -> None:
     """Print a student's mastery as a table."""
-    settings = _settings()
+    settings = load_settings()
     try:
         at = parse_as_of(as_of) if as_of else None
         asyncio.run(_show(settings, tenant or settings.default_tenant, student, skill, at))
     except MasteryError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 async def _show(
@@ -179,7 +153,7 @@ async def _show(
 @app.command()
 def purge() -> None:
     """Delete raw event records older than MASTERY_RETENTION_DAYS (aggregates stay)."""
-    settings = _settings()
+    settings = load_settings()
 
     async def run() -> int:
         async with open_service(settings) as service:
@@ -188,7 +162,7 @@ def purge() -> None:
     try:
         removed = asyncio.run(run())
     except MasteryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     console.print(f"purged {removed} raw event records older than {settings.retention_days} days")
 
@@ -196,7 +170,7 @@ def purge() -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the store's schema, then exit (serve also does this at start)."""
-    settings = _settings()
+    settings = load_settings()
 
     async def run() -> list[str]:
         store = await open_store(settings.store_url, retention_days=settings.retention_days)
@@ -209,10 +183,11 @@ def migrate() -> None:
     try:
         applied = asyncio.run(run())
     except MasteryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     scheme = settings.store_url.split("://", 1)[0]
-    console.print(f"{scheme} store is up to date" + (f": {', '.join(applied)}" if applied else ""))
+    names = f": {', '.join(applied)}" if applied else ""
+    console.print(f"{scheme} store is up to date{names}", soft_wrap=True)
 
 
 @app.command()
@@ -225,7 +200,7 @@ def token(
     """Mint a development token (HS256 with MASTERY_JWT_SECRET) and print it."""
     import jwt
 
-    settings = _settings()
+    settings = load_settings()
     if settings.jwt_secret is None:
         console.print("[red]error:[/red] set MASTERY_JWT_SECRET to mint a token")
         raise typer.Exit(2)

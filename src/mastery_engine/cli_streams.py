@@ -6,27 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from mastery_engine import logs
+from mastery_engine.cli_common import console, fail, load_settings
 from mastery_engine.core.errors import MasteryError
-from mastery_engine.settings import Settings
 
 streams = typer.Typer()
 dlq = typer.Typer(help="Dead letters of the Kafka consumer.")
 streams.add_typer(dlq, name="dlq")
-console = Console()
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    logs.configure(settings.log_level, settings.log_format)
-    return settings
-
-
-def _fail(exc: MasteryError) -> None:
-    console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
-    raise typer.Exit(2)
 
 
 @streams.command()
@@ -42,13 +28,13 @@ def consume(
     ] = None,
 ) -> None:
     """Consume MASTERY_KAFKA_TOPIC as a member of MASTERY_KAFKA_GROUP until SIGTERM or SIGINT."""
-    settings = _settings()
+    settings = load_settings()
     from mastery_engine.sources.kafka_worker import consume as run
 
     try:
         stats = asyncio.run(run(settings, until_idle_s=until_idle, max_messages=max_messages))
     except MasteryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     console.print(
         f"consumed {stats.messages} messages: {stats.accepted} accepted,"
@@ -69,7 +55,7 @@ def dlq_replay(
     ] = None,
 ) -> None:
     """Send dead letters back to their source topic (key and headers kept), after a fix."""
-    settings = _settings()
+    settings = load_settings()
     from mastery_engine.sources.kafka_worker import replay_dead_letters
 
     try:
@@ -80,7 +66,7 @@ def dlq_replay(
             limit=limit,
         )
     except MasteryError as exc:
-        _fail(exc)
+        fail(exc)
         return
     later = f"; {stats.left_for_later} failed again meanwhile" if stats.left_for_later else ""
     console.print(f"replayed {stats.replayed} dead letters{later}", soft_wrap=True)

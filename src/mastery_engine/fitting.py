@@ -10,18 +10,17 @@ becomes the global weights of skills the fit never saw.
 import asyncio
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import InvalidConfig, InvalidEvent
 from mastery_engine.core.events import Event, EventType, parse_event
 from mastery_engine.core.instants import MAX_US
 from mastery_engine.core.prediction import DEFAULT_POWER, FEATURES, PredictionModel, features
+from mastery_engine.jsonl import read_lines
 from mastery_engine.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -53,18 +52,6 @@ class ReplayStats:
             self.errors.append(message)
 
 
-def read_events(path: Path) -> Iterator[tuple[int, object | None, str | None]]:
-    """(line number, decoded value, JSON error) for each non-blank line of a JSONL file."""
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, orjson.loads(line), None
-            except orjson.JSONDecodeError as exc:
-                yield number, None, f"line {number} is not valid JSON: {exc}"
-
-
 async def _replay(
     lines: Iterable[tuple[int, object | None, str | None]], visit: Visitor
 ) -> ReplayStats:
@@ -94,7 +81,7 @@ async def _replay(
 
 def replay(path: Path, visit: Visitor) -> ReplayStats:
     """Replay a JSONL file in order; call `visit` on each quiz answer with the state before it."""
-    return asyncio.run(_replay(read_events(path), visit))
+    return asyncio.run(_replay(read_lines(path), visit))
 
 
 @dataclass

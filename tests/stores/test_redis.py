@@ -1,5 +1,6 @@
 """Redis-specific behaviour: key layout, hash slots, expiry, URL options, a server restart."""
 
+import asyncio
 import socket
 import subprocess
 import time
@@ -324,3 +325,15 @@ async def test_an_unreachable_server_is_unavailable_at_open() -> None:
     port = free_port()
     with pytest.raises(StoreUnavailable, match=f"Redis store 127.0.0.1:{port}/0"):
         await open_store(f"redis://127.0.0.1:{port}/0")
+
+
+async def test_concurrent_reads_that_evict_each_other_from_the_cache(prefix: str) -> None:
+    store = await open_store(f"{REDIS_URL}?prefix={prefix}&cache_students=1")
+    try:
+        students = ("s-1", "s-2", "s-3")
+        await store.apply("t", [quiz(f"q{s}", student=s) for s in students], NOW)
+        for _ in range(20):  # a cached version confirmed while another read evicts it
+            found = await asyncio.gather(*(store.read("t", s, NOW) for s in students * 4))
+            assert [quiz_count(f) for f in found] == [1] * 12
+    finally:
+        await store.close()

@@ -146,16 +146,18 @@ class RedisStore:
         """One script call: the version, `as_of`'s tail, and everything else on a cache miss."""
         key = (tenant, student_id)
         known = self._cache.version(key)
+        # Held across the call: concurrent reads may evict it from the cache meanwhile.
+        held = self._cache.get(key, known)
         base = self._base(tenant, student_id)
         keys: list[str | bytes | int] = [*self._fixed(tenant, student_id), base]
-        keys += [known or b"", f"({as_of}", end_of_day(day_of(as_of))]
+        keys += [known if held and known else b"", f"({as_of}", end_of_day(day_of(as_of))]
         sha = self._sha["read"]
         reply = await self._run(lambda: self._client.evalsha(sha, len(scripts.FIXED), *keys))
         if reply is None:
             self._cache.drop(key)
             return None
         # A two-item reply means the cached version still stands: only the tail came back.
-        snapshot = self._cache.get(key, known) if known and len(reply) == 2 else None
+        snapshot = held if len(reply) == 2 else None
         if snapshot is None:
             snapshot = scripts.snapshot_of(reply)
             if cache:
