@@ -39,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["classes and analytics"], lifespan=lifespan)
 
 
-def get_summaries(request: Request) -> Summaries:
+async def get_summaries(request: Request) -> Summaries:
     """The summaries the lifespan built."""
     summaries: Summaries = request.app.state.summaries
     return summaries
