@@ -84,3 +84,18 @@ def event(
     if skill is not None:
         body["skill_id"] = skill
     return body
+
+
+def completions(student: str, skill: str, count: int, day: str) -> list[dict[str, Any]]:
+    """`count` distinct exercises of a skill completed on one day."""
+    return [
+        event(
+            f"{student}-{skill}-{i}",
+            "exercise.completed",
+            f"{day}T10:{i:02d}:00Z",
+            student=student,
+            skill=skill,
+            exercise_id=f"e{i}",
+        )
+        for i in range(count)
+    ]

@@ -45,7 +45,7 @@ async def put_class(
         tenant, CLASSES, lambda document: dict(with_class(document, class_id, members))
     )
     outcome = {"class_id": class_id, "students": len(members)}
-    await service._audit(tenant, actor, "put_class", None, outcome)
+    await service.audit(tenant, actor, "put_class", None, outcome)
     return members
 
 
@@ -61,7 +61,7 @@ async def delete_class(
 
     await service.store.update_document(tenant, CLASSES, change)
     outcome = {"class_id": class_id, "students": len(removed)}
-    await service._audit(tenant, actor, "delete_class", None, outcome)
+    await service.audit(tenant, actor, "delete_class", None, outcome)
     return {"class_id": class_id, "deleted": True}
 
 

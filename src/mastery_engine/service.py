@@ -11,7 +11,7 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.changes import DEFAULT_THRESHOLD, MasteryChange, changes
 from mastery_engine.core.curriculum import Curriculum
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, NotFound, PayloadTooLarge
-from mastery_engine.core.events import Event, parse_event
+from mastery_engine.core.events import Event, id_problem, parse_event
 from mastery_engine.core.explain import Explanation, explain
 from mastery_engine.core.export import export_document
 from mastery_engine.core.formula import FormulaConfig, SkillMastery, evaluate, evaluate_student
@@ -77,10 +77,8 @@ class TrackedIngest:
 
 
 def _usable_id(value: object) -> str | None:
-    """An id usable as a student or skill id (full validation comes later)."""
-    if isinstance(value, str) and 0 < len(value) <= 256 and "/" not in value:
-        return value
-    return None
+    """An id usable as a student or skill id (the event is validated in full later)."""
+    return value if isinstance(value, str) and id_problem(value, "id") is None else None
 
 
 def _skill_named(raw: object) -> tuple[str, str] | None:
@@ -216,9 +214,6 @@ class MasteryService:
 
     async def aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
         """A student's aggregates up to `as_of`, or `NotFound` in this tenant."""
-        return await self._aggregates(tenant, student_id, as_of)
-
-    async def _aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
         aggregates = await self.store.read(tenant, student_id, as_of)
         if aggregates is None:
             raise NotFound(f"student {student_id!r} has no events in this tenant")
@@ -227,7 +222,7 @@ class MasteryService:
     async def mastery(self, tenant: str, student_id: str, as_of: int | None) -> StudentMastery:
         """Mastery of every curriculum skill and every other skill the student has events for."""
         at = self.clock() if as_of is None else as_of
-        aggregates = await self._aggregates(tenant, student_id, at)
+        aggregates = await self.aggregates(tenant, student_id, at)
         rules = await self.rules(tenant)
         skills = evaluate_student(aggregates, at, rules.curriculum, rules.config)
         return StudentMastery(student_id, at, tuple(skills))
@@ -237,7 +232,7 @@ class MasteryService:
     ) -> tuple[SkillMastery, Explanation]:
         """One skill's mastery with what makes it up, what would raise it and what moved it."""
         at = self.clock() if as_of is None else as_of
-        aggregates = await self._aggregates(tenant, student_id, at)
+        aggregates = await self.aggregates(tenant, student_id, at)
         curriculum, config = await self._rules_for_skill(tenant, aggregates, skill_id)
         current = evaluate(aggregates, skill_id, at, curriculum, config)
         earlier = end_of_day(day_of(at) - CHANGE_WINDOW_DAYS)
@@ -258,7 +253,7 @@ class MasteryService:
                 f"a history spans at most {MAX_HISTORY_DAYS} days, asked for {len(days)}",
                 field="from",
             )
-        aggregates = await self._aggregates(tenant, student_id, end_of_day(days[-1]))
+        aggregates = await self.aggregates(tenant, student_id, end_of_day(days[-1]))
         curriculum, config = await self._rules_for_skill(tenant, aggregates, skill_id)
         return history(aggregates, skill_id, days, curriculum, config)
 
@@ -297,26 +292,26 @@ class MasteryService:
         assert isinstance(document, dict)
         await self.store.put_config(tenant, document)
         self._rules[tenant] = (time.monotonic(), rules)
-        await self._audit(tenant, actor, "configure", None, {"keys": sorted(document)})
+        await self.audit(tenant, actor, "configure", None, {"keys": sorted(document)})
         return await self.configuration(tenant)
 
     async def erase(self, tenant: str, student_id: str, actor: str) -> dict[str, Any]:
         """Remove every record of a student (idempotent); audited."""
         removed = await self.store.delete_student(tenant, student_id)
-        await self._audit(tenant, actor, "erase", student_id, {"records_removed": removed})
+        await self.audit(tenant, actor, "erase", student_id, {"records_removed": removed})
         return {"student_id": student_id, "records_removed": removed}
 
     async def export(self, tenant: str, student_id: str, actor: str) -> dict[str, Any]:
         """Everything held about a student; audited."""
         now = self.clock()
-        aggregates = await self._aggregates(tenant, student_id, now)
+        aggregates = await self.aggregates(tenant, student_id, now)
         rules = await self.rules(tenant)
         mastery = evaluate_student(aggregates, now, rules.curriculum, rules.config)
         events = await self.store.events_of(tenant, student_id)
         document = export_document(student_id, aggregates, events, mastery, now)
         classes = classes_of(await self.store.get_document(tenant, CLASSES), student_id)
         outcome = {"events": len(events), "skills": len(mastery)}
-        await self._audit(tenant, actor, "export", student_id, outcome)
+        await self.audit(tenant, actor, "export", student_id, outcome)
         kept = {"raw_event_retention_days": self.retention_days}
         return document | {"tenant": tenant, "classes": classes} | kept
 
@@ -324,9 +319,10 @@ class MasteryService:
         """The tenant's latest audit entries, newest first."""
         return await self.store.audit_log(tenant, limit)
 
-    async def _audit(
+    async def audit(
         self, tenant: str, actor: str, action: str, student_id: str | None, outcome: object
     ) -> None:
+        """Append who did what to which student (ids only) to the tenant's audit log."""
         entry: dict[str, object] = {
             "at": format_us(self.clock()),
             "actor": actor,

@@ -9,24 +9,9 @@ from fastapi.testclient import TestClient
 from mastery_engine.api import create_app
 from mastery_engine.settings import Settings
 from tests.api.test_security import SECRET, bearer, hs
-from tests.conftest import NOW, event, fixed_clock
+from tests.conftest import NOW, completions, event, fixed_clock
 
 COMPLETION_ONLY = {"weights": {"completion": 1.0, "quiz": 0.0, "quality": 0.0, "consistency": 0.0}}
-
-
-def completions(student: str, skill: str, count: int, day: str) -> list[dict[str, Any]]:
-    """`count` distinct exercises of a skill completed on one day."""
-    return [
-        event(
-            f"{student}-{skill}-{i}",
-            "exercise.completed",
-            f"{day}T10:{i:02d}:00Z",
-            student=student,
-            skill=skill,
-            exercise_id=f"e{i}",
-        )
-        for i in range(count)
-    ]
 
 
 def load(client: TestClient, events: list[dict[str, Any]]) -> None:

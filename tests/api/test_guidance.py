@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import event
+from tests.conftest import completions, event
 
 DAY = "2026-03-20"  # the fixed clock's day (12:00 UTC)
 
@@ -15,16 +15,10 @@ def post(client: TestClient, *events: dict[str, Any]) -> None:
     assert answer.status_code == 200 and answer.json()["rejected"] == 0, answer.text
 
 
-def completions(skill: str, count: int, day: str = DAY, student: str = "s-1") -> list[Any]:
-    return [
-        event(f"{student}-{skill}-c{i}", "exercise.completed", f"{day}T08:{i:02d}:00Z",
-              skill=skill, student=student, exercise_id=f"e{i}")
-        for i in range(count)
-    ]  # fmt: skip
-
-
 def test_recommendations_respect_prerequisites_and_rank(client: TestClient) -> None:
-    post(client, *completions("basics", 10), *completions("control-flow", 3))
+    post(
+        client, *completions("s-1", "basics", 10, DAY), *completions("s-1", "control-flow", 3, DAY)
+    )
 
     answer = client.get("/v1/students/s-1/recommendations", params={"limit": 10})
 
@@ -48,7 +42,7 @@ def test_a_proficient_prerequisite_opens_the_next_skills(client: TestClient) -> 
         for i in range(3)
     ]
     reviews = [event("r1", "code.reviewed", f"{DAY}T09:30:00Z", submission_id="r", quality=1.0)]
-    post(client, *completions("basics", 10), *quizzes, *reviews)
+    post(client, *completions("s-1", "basics", 10, DAY), *quizzes, *reviews)
 
     steps = client.get("/v1/students/s-1/recommendations", params={"limit": 10}).json()
 
@@ -73,7 +67,7 @@ def test_repeated_errors_raise_an_alert(client: TestClient) -> None:
 
 
 def test_inactivity_and_tenant_thresholds(client: TestClient) -> None:
-    post(client, *completions("basics", 2, day="2026-03-10"))
+    post(client, *completions("s-1", "basics", 2, "2026-03-10"))
 
     kinds = {a["kind"] for a in client.get("/v1/students/s-1/alerts").json()["alerts"]}
     assert "inactive" in kinds  # 10 days without activity, default threshold 7

@@ -20,7 +20,7 @@ from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.events import parse_event
 from mastery_engine.core.formula import FormulaConfig, Level, Weights, evaluate_student, level_of
 from mastery_engine.core.instants import parse_as_of
-from tests.conftest import NOW, event
+from tests.conftest import NOW, completions
 
 # Completion only, so every mastery is a plain fraction of exercises done.
 COMPLETION = FormulaConfig(Weights(1.0, 0.0, 0.0, 0.0))
@@ -123,21 +123,6 @@ def test_columns_are_the_curriculum_then_other_skills_sorted(
 )
 def test_trend_points_are_week_ends_then_as_of(as_of: str, weeks: int, points: list[str]) -> None:
     assert trend_instants(parse_as_of(as_of), weeks) == tuple(parse_as_of(p) for p in points)
-
-
-def completions(student: str, skill: str, count: int, day: str) -> list[dict[str, Any]]:
-    """`count` distinct exercises of a skill completed on one day."""
-    return [
-        event(
-            f"{student}-{skill}-{i}",
-            "exercise.completed",
-            f"{day}T10:{i:02d}:00Z",
-            student=student,
-            skill=skill,
-            exercise_id=f"e{i}",
-        )
-        for i in range(count)
-    ]
 
 
 def aggregates_of(bodies: list[dict[str, Any]]) -> StudentAggregates:

@@ -3,7 +3,6 @@ nothing, and resumes by itself when the store is back."""
 
 import asyncio
 import sqlite3
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,12 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from mastery_engine.settings import Settings
 from mastery_engine.sources.kafka import ConsumeStats
 from mastery_engine.sources.kafka_worker import consume
 from tests.kafka_broker import free_port, produce, read_topic
+from tests.redis_server import start_server
 from tests.sources.streams import (
     Topics,
     assert_same_state,
@@ -27,28 +25,6 @@ from tests.sources.streams import (
 )
 
 OUTAGE_S = 3.0
-
-
-def redis_server(port: int, directory: Path) -> "subprocess.Popen[bytes]":
-    """A private redis-server whose every write is on disk (it survives a restart)."""
-    server = subprocess.Popen(
-        [
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
-            *("--appendonly", "yes", "--appendfsync", "always", "--dir", str(directory)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with redis.Redis(port=port) as client:
-                client.ping()
-            return server
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.02)
 
 
 @contextmanager
@@ -93,14 +69,14 @@ def run_with_outage(
 
 def test_redis_server_stopped_and_restarted(topics: Topics, tmp_path: Path) -> None:
     port = free_port()
-    servers = [redis_server(port, tmp_path)]
+    servers = [start_server(port, tmp_path)]
 
     def outage(send_second_half: Callable[[], None]) -> None:
         servers[0].terminate()  # refused connections from now on
         servers[0].wait()
         send_second_half()
         time.sleep(OUTAGE_S)
-        servers.append(redis_server(port, tmp_path))  # same port, same append-only file
+        servers.append(start_server(port, tmp_path))  # same port, same append-only file
 
     try:
         run_with_outage(topics, f"redis://127.0.0.1:{port}/0?prefix=outage:", outage)

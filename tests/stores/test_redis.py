@@ -3,7 +3,6 @@
 import asyncio
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from mastery_engine.stores import open_store
 from mastery_engine.stores.redis import RedisStore
 from tests.backends import REDIS_URL, drop_redis_prefix, redis_keys, unique
 from tests.conftest import NOW, event
+from tests.redis_server import start_server
 
 RETENTION_DAYS = 90
 DAY_S = 86_400
@@ -219,28 +219,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def start_server(port: int, directory: Path) -> "subprocess.Popen[bytes]":
-    """A private redis-server that fsyncs every write to its append-only file."""
-    server = subprocess.Popen(
-        [
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
-            *("--appendonly", "yes", "--appendfsync", "always", "--dir", str(directory)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with redis.Redis(port=port) as client:
-                client.ping()
-            return server
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.02)
 
 
 @pytest.fixture

@@ -67,6 +67,19 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
+def id_problem(value: object, path: str, *, in_url: bool = True) -> str | None:
+    """What makes `value` unusable as an id (None when it is fine): the one rule for ids."""
+    if not isinstance(value, str) or not value.strip():
+        return f"{path} must be a non-empty string, got {_show(value)}"
+    if len(value) > MAX_ID_LENGTH:
+        return f"{path} is longer than {MAX_ID_LENGTH} characters"
+    if not value.isprintable() or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        return f"{path} must be printable Unicode text (no control characters or lone surrogates)"
+    if in_url and "/" in value:
+        return f"{path} must not contain '/' (it is part of URLs)"
+    return None
+
+
 def _text(
     obj: Mapping[str, Any], key: str, path: str, *, required: bool = True, in_url: bool = False
 ) -> str | None:
@@ -75,18 +88,10 @@ def _text(
         if required:
             raise InvalidEvent(f"{path} is required (a non-empty string)", field=path)
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidEvent(f"{path} must be a non-empty string, got {_show(value)}", field=path)
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidEvent(f"{path} is longer than {MAX_ID_LENGTH} characters", field=path)
-    if not value.isprintable() or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise InvalidEvent(
-            f"{path} must be printable Unicode text (no control characters or lone surrogates)",
-            field=path,
-        )
-    if in_url and "/" in value:
-        raise InvalidEvent(f"{path} must not contain '/' (it is part of URLs)", field=path)
-    return value
+    problem = id_problem(value, path, in_url=in_url)
+    if problem is not None:
+        raise InvalidEvent(problem, field=path)
+    return str(value)
 
 
 def _number(obj: Mapping[str, Any], key: str, path: str, low: float, high: float) -> float:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mastery_engine.core.errors import InvalidRequest, NotFound
-from mastery_engine.core.events import MAX_ID_LENGTH
+from mastery_engine.core.events import id_problem
 
 CLASSES = "classes"  # the name of the tenant document holding every roster
 MAX_CLASS_SIZE = 1_000
@@ -21,18 +21,10 @@ Rosters = dict[str, list[str]]
 
 def check_id(value: object, path: str) -> str:
     """An id usable in a URL, or `InvalidRequest` saying what is wrong with it."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest(f"{path} must be a non-empty string, got {value!r:.60}", field=path)
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidRequest(f"{path} is longer than {MAX_ID_LENGTH} characters", field=path)
-    if not value.isprintable() or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise InvalidRequest(
-            f"{path} must be printable Unicode text (no control characters or lone surrogates)",
-            field=path,
-        )
-    if "/" in value:
-        raise InvalidRequest(f"{path} must not contain '/' (it is part of URLs)", field=path)
-    return value
+    problem = id_problem(value, path)
+    if problem is not None:
+        raise InvalidRequest(problem, field=path)
+    return str(value)
 
 
 def roster_of(students: object) -> list[str]:

@@ -112,7 +112,7 @@ async def post_statements(request: Request, service: Service, tenant: IngestTena
     openapi_extra=CALIPER_BODY,
     responses=RESPONSES,
 )
-async def post_caliper(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
+async def post_caliper(request: Request, tenant: IngestTenant) -> FastJSON:
     """Map each event of the envelope onto a learning event; one result per envelope item."""
     payload = await _payload(request, tenant, _envelope_events)
     envelope = parse_envelope(payload)
