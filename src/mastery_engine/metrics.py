@@ -46,6 +46,19 @@ class Metrics:
             ["operation"],
             registry=self.registry,
         )
+        # Labelled children, looked up once: `labels()` costs a lock and a tuple per call.
+        self._answers: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
+        self._operations: dict[str, Histogram] = {}
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one HTTP answer."""
+        key = (method, route, status)
+        children = self._answers.get(key)
+        if children is None:
+            latency = self.latency.labels(method, route)
+            children = self._answers[key] = (latency, self.requests.labels(*key[:2], str(status)))
+        children[0].observe(seconds)
+        children[1].inc()
 
     def ingested(self, channel: str, report: IngestReport) -> None:
         """Count a batch's outcomes."""
@@ -56,7 +69,10 @@ class Metrics:
 
     def store_operation(self, operation: str, seconds: float, failed: bool) -> None:
         """Record one store call."""
-        self.store_latency.labels(operation).observe(seconds)
+        timer = self._operations.get(operation)
+        if timer is None:
+            timer = self._operations[operation] = self.store_latency.labels(operation)
+        timer.observe(seconds)
         if failed:
             self.store_failures.labels(operation).inc()
 

@@ -180,6 +180,30 @@ def test_probes_and_docs(client: TestClient) -> None:
     assert "swagger" in client.get("/docs").text.lower()
 
 
+def test_openapi_says_which_operations_take_a_token(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    secured = {
+        (path, method)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == [{"bearer": []}]
+    }
+    assert ("/v1/students/{student_id}/mastery", "get") in secured
+    assert ("/v1/events", "post") in secured
+    assert ("/v1/classes/{class_id}", "put") in secured
+    assert ("/healthz", "get") not in secured and ("/metrics", "get") not in secured
+    assert ("/dapr/events", "post") not in secured  # the sidecar's own token, not a JWT
+    mastery = spec["paths"]["/v1/students/{student_id}/mastery"]["get"]
+    headers = [p["name"] for p in mastery["parameters"] if p["in"] == "header"]
+    assert headers == ["X-Tenant-ID"]
+    # Every operation with a token is one whose route checks the caller, and vice versa:
+    # /healthz, /readyz, /metrics, the Dapr routes are the only open ones.
+    open_ = {(p, m) for p, ops in spec["paths"].items() for m in ops} - secured
+    assert {p for p, _ in open_} == {"/healthz", "/readyz", "/metrics", "/dapr/subscribe",
+                                     "/dapr/events"}  # fmt: skip
+
+
 def test_unknown_route_and_method_are_json_errors(client: TestClient) -> None:
     missing = client.get("/v1/nothing")
     assert missing.status_code == 404 and missing.json()["code"] == "http_error"

@@ -75,8 +75,19 @@ class IngestLimiter:
         )
 
 
+def _hardening(csp: str) -> tuple[tuple[bytes, bytes], ...]:
+    return (*COMMON_HEADERS, (b"content-security-policy", csp.encode()))
+
+
 class SecurityHeaders:
-    """Adds hardening headers to every response (a looser CSP on the docs pages)."""
+    """Adds hardening headers to every response (a looser CSP on the docs pages).
+
+    A header the app already set (a static file's cache-control, say) is kept as it is.
+    """
+
+    API = _hardening(API_CSP)
+    DOCS = _hardening(DOCS_CSP)
+    DASHBOARD = _hardening(DASHBOARD_CSP)
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -86,15 +97,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = str(scope["path"])
-        csp = DOCS_CSP if path.startswith(DOC_PATHS) else API_CSP
+        extra = self.DOCS if path.startswith(DOC_PATHS) else self.API
         if path == "/dashboard" or path.startswith("/dashboard/"):
-            csp = DASHBOARD_CSP
+            extra = self.DASHBOARD
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
-                extra = [*COMMON_HEADERS, (b"content-security-policy", csp.encode())]
                 headers += [(n, v) for n, v in extra if n not in names]
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))

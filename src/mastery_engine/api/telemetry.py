@@ -2,7 +2,7 @@
 
 import re
 import time
-import uuid
+from random import getrandbits
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,7 +18,8 @@ def _incoming_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID and _SAFE_ID.match(value):
             return str(value.decode())
-    return uuid.uuid4().hex
+    # Unique enough to find a request in the logs; not a secret, so no system call for it.
+    return f"{getrandbits(128):032x}"
 
 
 class RequestTelemetry:
@@ -48,8 +49,5 @@ class RequestTelemetry:
             await self.app(scope, receive, tagged)
         finally:
             request_id.reset(token)
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
-            self.metrics.requests.labels(method, template, str(status)).inc()
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.answered(scope["method"], template, status, time.perf_counter() - started)

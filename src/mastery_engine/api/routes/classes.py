@@ -1,10 +1,8 @@
 """Classes (rosters), a class's students x skills matrix, and tenant-wide skill analytics."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from mastery_engine import classes
 from mastery_engine.api.class_schemas import (
@@ -19,24 +17,11 @@ from mastery_engine.api.class_schemas import (
 from mastery_engine.api.deps import ClassManager, ClassTenant, Service
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.routes.students import AsOf
+from mastery_engine.api.schemas import ERROR_RESPONSES
 from mastery_engine.core.instants import parse_as_of
-from mastery_engine.settings import Settings
 from mastery_engine.summaries import DEFAULT_WEEKS, MAX_WEEKS, Summaries
 
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Summaries live as long as the service (the app's lifespan has opened it)."""
-    settings: Settings = app.state.settings
-    summaries = Summaries(app.state.service, settings.analytics_max_age_seconds)
-    app.state.summaries = summaries
-    try:
-        yield
-    finally:
-        await summaries.close()
-
-
-router = APIRouter(tags=["classes and analytics"], lifespan=lifespan)
+router = APIRouter(tags=["classes and analytics"], responses=ERROR_RESPONSES)
 
 
 async def get_summaries(request: Request) -> Summaries:

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Header, Request
 
 from mastery_engine.api.deps import AppSettings, Service
 from mastery_engine.api.routes.events import read_limited
+from mastery_engine.api.schemas import ERROR_RESPONSES
 from mastery_engine.core.errors import Unauthenticated
 from mastery_engine.metrics import Metrics
 from mastery_engine.sources.dapr import deliver, subscriptions
 from mastery_engine.sources.decode import DecodeRules
 from mastery_engine.sources.mapping import SkillRule
 
-router = APIRouter(tags=["dapr"])
+router = APIRouter(tags=["dapr"], responses=ERROR_RESPONSES)
 EVENTS_ROUTE = "/dapr/events"
 
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from mastery_engine.api.deps import IngestTenant, Service, get_settings
 from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas import EventIn, IngestResponse, ingest_body
+from mastery_engine.api.schemas import ERROR_RESPONSES, EventIn, IngestResponse, ingest_body
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, MalformedBody, PayloadTooLarge
 from mastery_engine.metrics import Metrics
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 
 _EVENT_SCHEMA = EventIn.model_json_schema()
 BODY_DOC: dict[str, Any] = {

@@ -15,10 +15,11 @@ from mastery_engine.api.guidance_schemas import (
 )
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.routes.students import AsOf
+from mastery_engine.api.schemas import ERROR_RESPONSES
 from mastery_engine.core.instants import parse_as_of
 from mastery_engine.guidance import Guidance
 
-router = APIRouter(prefix="/v1/students", tags=["guidance"])
+router = APIRouter(prefix="/v1/students", tags=["guidance"], responses=ERROR_RESPONSES)
 
 
 def _guidance(request: Request) -> Guidance:

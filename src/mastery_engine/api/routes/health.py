@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from mastery_engine.api.deps import AppSettings, Service
+from mastery_engine.api.schemas import ERROR_RESPONSES
 from mastery_engine.core.errors import StoreUnavailable
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)
 
 
 @router.get("/healthz", summary="The process is up")

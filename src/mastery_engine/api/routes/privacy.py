@@ -6,8 +6,9 @@ from fastapi import APIRouter, Body, Query
 
 from mastery_engine.api.deps import Auditor, Configurer, Eraser, Service, StudentExporter
 from mastery_engine.api.responses import FastJSON
+from mastery_engine.api.schemas import ERROR_RESPONSES
 
-router = APIRouter(tags=["privacy and configuration"])
+router = APIRouter(tags=["privacy and configuration"], responses=ERROR_RESPONSES)
 
 CONFIG_EXAMPLE = {
     "weights": {"completion": 0.4, "quiz": 0.3, "quality": 0.2, "consistency": 0.1},

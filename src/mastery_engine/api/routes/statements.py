@@ -10,7 +10,7 @@ from mastery_engine.api.deps import IngestTenant, Service, get_service, get_sett
 from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.routes.events import decode, read_limited
-from mastery_engine.api.schemas import IngestResponse, ingest_body
+from mastery_engine.api.schemas import ERROR_RESPONSES, IngestResponse, ingest_body
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest
 from mastery_engine.core.instants import format_us
 from mastery_engine.metrics import Metrics
@@ -20,7 +20,7 @@ from mastery_engine.sources.intake import ingest_mapped
 from mastery_engine.sources.mapping import SkillRule
 from mastery_engine.sources.xapi import statement_to_event
 
-router = APIRouter(tags=["learning records"])
+router = APIRouter(tags=["learning records"], responses=ERROR_RESPONSES)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Body is not JSON"},
     413: {"description": "More than 1,000 records or 1 MiB"},

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from mastery_engine.api.deps import ClassTenant, Service, StudentReader
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import (
+    ERROR_RESPONSES,
     HistoryOut,
     SkillDetailOut,
     StudentMasteryOut,
@@ -17,7 +18,7 @@ from mastery_engine.api.schemas import (
 )
 from mastery_engine.core.instants import format_us, parse_as_of, parse_date
 
-router = APIRouter(prefix="/v1/students", tags=["mastery"])
+router = APIRouter(prefix="/v1/students", tags=["mastery"], responses=ERROR_RESPONSES)
 
 AsOf = Annotated[
     str | None,
