@@ -1,15 +1,17 @@
 """A consumer serves Prometheus metrics while it runs: outcomes, lag per partition, pauses."""
 
 import asyncio
+import json
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from mastery_engine.sources.kafka_worker import consume
-from tests.kafka_broker import free_port, produce
+from tests.kafka_broker import free_port, produce, read_topic
 from tests.sources.streams import Topics, mixed_stream
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -54,3 +56,18 @@ def test_outcomes_and_lag_are_served_while_consuming(topics: Topics, tmp_path: P
     assert all(dict(labels)["topic"] == topics.topic for labels in lags)
     assert sum(lags.values()) == 0
     assert not worker.is_alive()
+
+    # Level transitions: exactly the level moves the out-topic announced, by (from, to).
+    out = [json.loads(m.value() or b"") for m in read_topic(topics.broker.bootstrap, topics.out)]
+    announced = Counter(
+        (body["old_level"], body["new_level"])
+        for body in out
+        if body["type"] == "mastery.changed" and body["old_level"] != body["new_level"]
+    )
+    served = {
+        (dict(labels)["from_level"], dict(labels)["to_level"]): value
+        for (name, labels), value in samples.items()
+        if name == "mastery_level_transitions_total"
+    }
+    assert sum(announced.values()) > 0
+    assert served == dict(announced)
