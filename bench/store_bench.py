@@ -18,11 +18,12 @@ from typing import Any
 
 import dataset
 import report
+import store_scopes
 from mastery_engine.core.events import Event, parse_event
 from mastery_engine.stores import Store, open_store
 
-REDIS = "redis://127.0.0.1:6379/0"
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS = store_scopes.REDIS
+POSTGRES = store_scopes.POSTGRES
 TARGETS = {"redis": 30_000.0, "postgresql": 10_000.0, "sqlite": 10_000.0}
 NOW = time.time_ns() // 1000
 
@@ -59,17 +60,7 @@ def with_cache(url: str, cache: int) -> str:
 
 def cleanup(backend: str, scope: str) -> None:
     """Remove what the benchmark stored."""
-    if backend == "redis":
-        import redis
-
-        with redis.Redis.from_url(REDIS) as client:
-            for key in client.scan_iter(match=f"{scope}:*", count=5000):
-                client.delete(key)
-    elif backend == "postgresql":
-        import psycopg
-
-        with psycopg.connect(POSTGRES, autocommit=True) as db:
-            db.execute(f'DROP SCHEMA IF EXISTS "{scope}" CASCADE')
+    store_scopes.drop(backend, scope)
 
 
 def events_of(args: argparse.Namespace) -> list[list[Event]]:
