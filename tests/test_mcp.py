@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,13 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
+from mastery_engine.api.routes.mcp import McpEndpoint
+from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
+from mastery_engine.core.formula import FormulaConfig
+from mastery_engine.core.prediction import DEFAULT_MODEL
+from mastery_engine.guidance import Guidance
+from mastery_engine.service import MasteryService
+from mastery_engine.stores.memory import MemoryStore
 from tests.serving import free_port, serve
 
 BIN = str(Path(sys.executable).parent / "mastery-engine")
@@ -141,3 +149,41 @@ def test_every_tool_over_http_with_the_api_s_authentication(store: Path) -> None
     assert "only for themself" in other
     assert anonymous.status_code == 401 and "WWW-Authenticate" in anonymous.headers
     assert "has no events in this tenant" in foreign
+
+
+# In a fresh interpreter: the app serves without the MCP SDK until /mcp is first called.
+LAZY_SDK = """
+import sys
+from fastapi.testclient import TestClient
+from mastery_engine.api import create_app
+from mastery_engine.settings import Settings
+
+client_info = {"name": "t", "version": "1"}
+hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client_info}}
+with TestClient(create_app(Settings(store_url="memory://", auth="off"))) as client:
+    assert client.get("/v1/students/ada/mastery").status_code == 404
+    before = "mcp" in sys.modules
+    answer = client.post("/mcp", json=hello, headers={"accept": "application/json"})
+    print(before, answer.status_code, answer.json()["result"]["serverInfo"]["name"])
+"""
+
+
+def test_the_sdk_is_imported_by_the_first_mcp_call_only() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LAZY_SDK], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["False", "200", "mastery-engine"]
+
+
+async def test_concurrent_first_calls_share_one_transport() -> None:
+    service = MasteryService(MemoryStore(), DEFAULT_CURRICULUM, FormulaConfig())
+    endpoint = McpEndpoint(Guidance(service, DEFAULT_MODEL), auth_on=True)
+    first, second = await asyncio.gather(endpoint.app(), endpoint.app())
+    assert first is second and first is await endpoint.app()
+    await endpoint.close()
+
+
+async def test_closing_an_endpoint_never_called_does_nothing() -> None:
+    service = MasteryService(MemoryStore(), DEFAULT_CURRICULUM, FormulaConfig())
+    await McpEndpoint(Guidance(service, DEFAULT_MODEL), auth_on=True).close()

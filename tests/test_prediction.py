@@ -114,6 +114,22 @@ def test_the_state_does_not_depend_on_event_order() -> None:
         assert shuffled == pytest.approx(expected, rel=1e-12)
 
 
+def test_a_snapshot_asked_at_ever_later_instants_keeps_a_bounded_memo() -> None:
+    answers = [1.0, 0.0, 1.0, 0.5]
+    instants = [T0 + k * HOUR for k in range(1, 6)]
+    fresh = [
+        p_correct(aggregates_of(history(answers)), "functions", at, DEFAULT_MODEL)
+        for at in instants
+    ]
+    snapshot = aggregates_of(history(answers))
+    again = [p_correct(snapshot, "functions", at, DEFAULT_MODEL) for at in instants]
+    size = len(snapshot.memo)
+    for k in range(500):  # a cached snapshot sees the clock move on at every request
+        p_correct(snapshot, "functions", T0 + 6 * HOUR + k, DEFAULT_MODEL)
+    assert again == fresh
+    assert len(snapshot.memo) == size
+
+
 def brute_force(events: Sequence[Event], skill: str | None, as_of: int) -> tuple[float, ...]:
     """Wins, fails and v**2-weighted wins and fails, straight from the raw events."""
     seen = [e for e in events if e.occurred_at <= as_of and skill in (None, e.skill_id)]

@@ -8,7 +8,6 @@ import typer
 from mastery_engine import logs
 from mastery_engine.core.access import Principal, Role
 from mastery_engine.guidance import Guidance
-from mastery_engine.mcp import acting_as, build_server
 from mastery_engine.settings import Settings
 from mastery_engine.wiring import load_model, open_service
 
@@ -16,6 +15,9 @@ agents = typer.Typer()
 
 
 async def _serve_stdio(settings: Settings) -> None:
+    # Imported here: every other command, `serve` included, runs without the MCP SDK.
+    from mastery_engine.mcp import acting_as, build_server
+
     async with open_service(settings) as service:
         server = build_server(Guidance(service, load_model(settings.model_path)))
         principal = Principal("mcp-stdio", settings.mcp_tenant, frozenset({Role.SERVICE}))

@@ -181,7 +181,7 @@ def test_service_matches_a_naive_reference_at_any_instant(
 def test_compiled_series_equals_direct_fold(
     days: dict[int, list[tuple[int, float]]], half_life: float, as_of_day: int, as_of_second: int
 ) -> None:
-    from mastery_engine.core.aggregates import Moments
+    from mastery_engine.core.moments import Moments
     from mastery_engine.core.recency import ScoreSeries, recency_mean
 
     config = FormulaConfig(half_life_days=half_life)

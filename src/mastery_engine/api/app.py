@@ -6,15 +6,14 @@ import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from types import FrameType
 
-import httpx
 from fastapi import FastAPI
 
 from mastery_engine import __version__
 from mastery_engine.api import errors
-from mastery_engine.api.auth import TokenVerifier
+from mastery_engine.api.auth import JwksKeys, TokenVerifier
 from mastery_engine.api.guards import IngestLimiter, SecurityHeaders
 from mastery_engine.api.openapi import document_security
 from mastery_engine.api.routes import (
@@ -29,13 +28,12 @@ from mastery_engine.api.routes import (
     statements,
     students,
 )
-from mastery_engine.api.routes.mcp import streamable_app
+from mastery_engine.api.routes.mcp import McpEndpoint
 from mastery_engine.api.schemas import ERROR_RESPONSES
 from mastery_engine.api.telemetry import RequestTelemetry
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.demo import demo_events
 from mastery_engine.guidance import Guidance
-from mastery_engine.mcp import build_server
 from mastery_engine.metrics import Metrics
 from mastery_engine.service import MasteryService, Status, wall_clock_us
 from mastery_engine.settings import Settings
@@ -67,15 +65,19 @@ async def load_demo(service: MasteryService, tenant: str) -> None:
     log.info("demo: loaded %d events for %d students", report.count(Status.ACCEPTED), students)
 
 
-def authentication(settings: Settings, client: httpx.AsyncClient) -> TokenVerifier | None:
-    """The token verifier, or None (loudly) when authentication is off."""
+async def authentication(settings: Settings, resources: AsyncExitStack) -> TokenVerifier | None:
+    """The token verifier, or None (loudly) when authentication is off.
+
+    A JWKS endpoint's HTTP client is closed with `resources`.
+    """
     if settings.auth == "off":
         log.warning(
             "authentication is OFF (MASTERY_AUTH=off): any caller can read and write"
             " any tenant named in X-Tenant-ID; do not expose this port"
         )
         return None
-    verifier = TokenVerifier(settings, client)
+    jwks = await JwksKeys.open(settings.jwks_url, resources) if settings.jwks_url else None
+    verifier = TokenVerifier(settings, jwks)
     log.info("authentication: Bearer JWT, algorithms %s", ", ".join(verifier.algorithms))
     return verifier
 
@@ -165,13 +167,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = open_service(settings, clock, observe=metrics.store_operation)
-        async with opened as service, httpx.AsyncClient() as client:
+        async with opened as service, AsyncExitStack() as resources:
             app.state.service = service
             advisor = Guidance(service, load_model(settings.model_path))
             app.state.guidance = advisor
-            tools = build_server(advisor)
-            app.state.mcp_http = streamable_app(tools, auth_on=settings.auth != "off")
-            app.state.verifier = authentication(settings, client)
+            app.state.mcp = McpEndpoint(advisor, auth_on=settings.auth != "off")
+            app.state.verifier = await authentication(settings, resources)
             app.state.limiter = IngestLimiter(
                 settings.ingest_rate_limit, settings.rate_limit_storage
             )
@@ -189,9 +190,9 @@ def create_app(
             thresholds = gc.get_threshold()
             gc.set_threshold(GC_YOUNG, thresholds[1], GC_FULL_EVERY)
             try:
-                async with tools.session_manager.run():
-                    yield
+                yield
             finally:
+                await app.state.mcp.close()
                 restore()
                 purging.cancel()
                 await app.state.summaries.close()

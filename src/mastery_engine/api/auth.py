@@ -2,16 +2,19 @@
 
 import logging
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 
 from mastery_engine.api.deps import TENANT_PATTERN
 from mastery_engine.core.access import Principal, roles_of
 from mastery_engine.core.errors import InvalidConfig, Unauthenticated
 from mastery_engine.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 REQUIRED_CLAIMS = ["sub", "exp", "tenant", "roles"]
@@ -32,11 +35,22 @@ REASONS: list[tuple[type[Exception], str]] = [
 class JwksKeys:
     """Signing keys of a JWKS endpoint, cached and refetched when a `kid` is unknown."""
 
-    def __init__(self, url: str, client: httpx.AsyncClient) -> None:
+    def __init__(self, url: str, client: "httpx.AsyncClient") -> None:
         self.url = url
         self._client = client
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+
+    @classmethod
+    async def open(cls, url: str, resources: AsyncExitStack) -> "JwksKeys":
+        """Keys of the endpoint `url`, fetched with an HTTP client closed with `resources`.
+
+        httpx is imported here: with its TLS set-up it costs about 8 MiB per process, and
+        only a JWKS endpoint needs it.
+        """
+        import httpx
+
+        return cls(url, await resources.enter_async_context(httpx.AsyncClient()))
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         """The key with this `kid` (the only key when the set has one and no kid is given)."""
@@ -51,6 +65,8 @@ class JwksKeys:
         return found
 
     async def _fetch(self) -> None:
+        import httpx
+
         try:
             answer = await self._client.get(self.url, timeout=5.0)
             answer.raise_for_status()
@@ -67,12 +83,12 @@ class JwksKeys:
 class TokenVerifier:
     """Checks a Bearer token and turns it into a `Principal`."""
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, jwks: JwksKeys | None = None) -> None:
         self.settings = settings
         self.algorithms = settings.jwt_algorithms or default_algorithms(settings)
         self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self._public_key = _pem(settings.jwt_public_key)
-        self._jwks = JwksKeys(settings.jwks_url, client) if settings.jwks_url else None
+        self._jwks = jwks
         if self._secret is not None and len(self._secret.encode()) < MIN_SECRET_BYTES:
             raise InvalidConfig(
                 f"MASTERY_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (RFC 7518 3.2)",

@@ -1,25 +1,21 @@
 """Per-day aggregates of a student's events. Every merge is a sum, a min or a union.
 
-Scores (quiz, quality) are kept per student x skill x UTC day as power moments of the
-observation time: with x the offset from that day's noon in days (|x| <= 0.5),
-
-    w_k = sum(x**k)          s_k = sum(score * x**k)        k = 0 .. MOMENTS - 1
-
-A recency weight 2 ** (x / H) = exp(a x), a = ln 2 / H, is then sum(a**k / k! * w_k) for any
-half-life H >= 1 day (truncation error below 1e-8 relative), so the half-life can change
-without recomputing anything, and the buckets stay plain sums that commute.
+Scores are kept per student x skill x UTC day as power moments (see `moments`), so the
+half-life can change without recomputing anything, and the buckets stay plain sums.
 """
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from mastery_engine.core.events import Event, EventType
-from mastery_engine.core.instants import US_PER_DAY, day_of
+from mastery_engine.core.instants import day_of
+from mastery_engine.core.moments import Moments
 
-MOMENTS = 8
-ZEROS = (0.0,) * MOMENTS
+SCORE_DAYS = ("score days",)  # memo key
 
 
 class Component(StrEnum):
@@ -35,41 +31,6 @@ SCORE_COMPONENTS = {
     EventType.QUIZ_GRADED: Component.QUIZ,
     EventType.CODE_REVIEWED: Component.QUALITY,
 }
-
-
-def day_offset(us: int) -> float:
-    """Offset of an instant from the noon of its UTC day, in days, in [-0.5, 0.5)."""
-    return (us % US_PER_DAY) / US_PER_DAY - 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class Moments:
-    """Count and power moments of the score observations of one bucket."""
-
-    n: int = 0
-    w: tuple[float, ...] = ZEROS
-    s: tuple[float, ...] = ZEROS
-
-    @classmethod
-    def of(cls, occurred_at: int, score: float) -> "Moments":
-        """The moments of a single observation."""
-        x = day_offset(occurred_at)
-        powers = tuple(x**k for k in range(MOMENTS))
-        return cls(1, powers, tuple(score * p for p in powers))
-
-    def __add__(self, other: "Moments") -> "Moments":
-        return Moments(
-            self.n + other.n,
-            tuple(a + b for a, b in zip(self.w, other.w, strict=True)),
-            tuple(a + b for a, b in zip(self.s, other.s, strict=True)),
-        )
-
-    def __sub__(self, other: "Moments") -> "Moments":
-        return Moments(
-            self.n - other.n,
-            tuple(a - b for a, b in zip(self.w, other.w, strict=True)),
-            tuple(a - b for a, b in zip(self.s, other.s, strict=True)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +92,8 @@ _K = TypeVar("_K")
 class StudentAggregates:
     """Everything the formula needs about one student, as a store returns it.
 
+    `scores` holds each skill and component's buckets by day: `DayBuckets` (compact, for
+    the snapshot caches) when read back from a database, plain dicts from `AggregateBuilder`.
     `tail` holds the raw events of the `as_of` day that occurred after `as_of`: they are in
     that day's buckets and are taken out again when the formula is evaluated mid-day.
     """
@@ -150,7 +113,12 @@ class StudentAggregates:
 
     def scores_on(self, day: int) -> bool:
         """True when some quiz or review bucket falls on this UTC day."""
-        return any(day in days for days in self.scores.values())
+        days: array[int] | None = self.memo.get(SCORE_DAYS)
+        if days is None:
+            every = {d for buckets in self.scores.values() for d in buckets}
+            days = self.memo[SCORE_DAYS] = array("q", sorted(every))
+        i = bisect_left(days, day)
+        return i < len(days) and days[i] == day
 
     def with_tail(self, tail: tuple[Event, ...]) -> "StudentAggregates":
         """The same snapshot with the raw events that follow a mid-day `as_of`."""

@@ -7,17 +7,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-from mastery_engine.core.aggregates import (
-    MOMENTS,
-    SCORE_COMPONENTS,
-    Component,
-    Moments,
-    StudentAggregates,
-)
+from mastery_engine.core.aggregates import SCORE_COMPONENTS, Component, StudentAggregates
 from mastery_engine.core.curriculum import Curriculum
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.instants import day_of
-from mastery_engine.core.recency import RecencyMean, ScoreSeries
+from mastery_engine.core.moments import MOMENTS, Moments
+from mastery_engine.core.recency import NO_SCORES, RecencyMean, ScoreSeries
 
 MIN_HALF_LIFE_DAYS = 1.0
 
@@ -183,10 +178,12 @@ def _series(
     aggregates: StudentAggregates, skill_id: str, component: Component, config: FormulaConfig
 ) -> ScoreSeries:
     """The compiled score series of a snapshot, built once per half-life."""
+    days = aggregates.scores.get((skill_id, component))
+    if days is None:
+        return NO_SCORES
     key = (skill_id, component, config.half_life_days)
     series: ScoreSeries | None = aggregates.memo.get(key)
     if series is None:
-        days = aggregates.scores.get((skill_id, component), {})
         series = ScoreSeries.build(days, config.series, config.half_life_days)
         aggregates.memo[key] = series
     return series

@@ -5,10 +5,11 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from mastery_engine.core.aggregates import Component, Moments, StudentAggregates
+from mastery_engine.core.aggregates import Component, StudentAggregates
 from mastery_engine.core.curriculum import Curriculum
 from mastery_engine.core.formula import Components, FormulaConfig, Level, combine, level_of
 from mastery_engine.core.instants import end_of_day
+from mastery_engine.core.moments import Moments, weighted
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,21 +26,20 @@ def _means(
     days: Mapping[int, Moments], first: int, last: int, cfg: FormulaConfig
 ) -> Iterator[float]:
     """The recency-weighted mean at the end of each day from `first` to `last`."""
-    series = cfg.series
-    buckets = sorted((d, m) for d, m in days.items() if m.n > 0 and d <= last)
+    buckets = [bucket for bucket in weighted(days, cfg.series) if bucket[0] <= last]
     num = den = 0.0
     ref: int | None = None
     i = 0
     for day in range(first, last + 1):
         while i < len(buckets) and buckets[i][0] <= day:
-            bucket_day, moments = buckets[i]
+            bucket_day, _, w, s = buckets[i]
             if ref is not None:
                 # Rescale to the newest bucket so weights never overflow or underflow.
                 scale = math.pow(2.0, (ref - bucket_day) / cfg.half_life_days)
                 num, den = num * scale, den * scale
             ref = bucket_day
-            den += sum(c * w for c, w in zip(series, moments.w, strict=True))
-            num += sum(c * s for c, s in zip(series, moments.s, strict=True))
+            den += w
+            num += s
             i += 1
         yield num / den if ref is not None and den > 0 else 0.0
 

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from mastery_engine.core.aggregates import Component, Moments, StudentAggregates
+from mastery_engine.core.aggregates import Component, StudentAggregates
 from mastery_engine.core.events import EventType
 from mastery_engine.core.instants import US_PER_DAY, day_of
+from mastery_engine.core.moments import Moments
 
 # FSRS-6 default parameters (w0 .. w20), as published with the reference scheduler.
 FSRS6_DEFAULTS = (

@@ -18,10 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mastery_engine.core.aggregates import Component, Moments, ScoreKey, StudentAggregates
+from mastery_engine.core.aggregates import Component, ScoreKey, StudentAggregates
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.events import EventType
 from mastery_engine.core.instants import US_PER_DAY, day_of
+from mastery_engine.core.moments import Moments
 
 FEATURES = (
     "bias",
@@ -112,10 +113,12 @@ def _buckets(
 
 def _student_tally(aggregates: StudentAggregates, as_of: int, power: int) -> Tally:
     """Counts over every skill of the student, computed once per snapshot and instant."""
-    memo_key = ("prediction.student", as_of, power)
-    found: Tally | None = aggregates.memo.get(memo_key)
-    if found is not None:
-        return found
+    # One entry, for the latest instant: a cached snapshot is asked about a new instant on
+    # every request, and keeping them all would grow without bound.
+    memo_key = ("prediction.student", power)
+    found: tuple[int, Tally] | None = aggregates.memo.get(memo_key)
+    if found is not None and found[0] == as_of:
+        return found[1]
     starts = [at for at in aggregates.active.values() if at <= as_of]
     tally = Tally()
     if starts:
@@ -127,7 +130,7 @@ def _student_tally(aggregates: StudentAggregates, as_of: int, power: int) -> Tal
             for bucket in _buckets(aggregates, key, as_of, later)
         ]
         tally = _tally(buckets, as_of, min(starts), power)
-    aggregates.memo[memo_key] = tally
+    aggregates.memo[memo_key] = (as_of, tally)
     return tally
 
 

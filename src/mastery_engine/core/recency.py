@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from operator import mul
 from typing import NamedTuple
 
-from mastery_engine.core.aggregates import Moments, day_offset
 from mastery_engine.core.instants import day_of
+from mastery_engine.core.moments import Moments, day_offset, weighted
 
 # Below this a prefix's weights have underflowed; fold those buckets directly instead.
 TINY = 1e-290
@@ -87,15 +87,15 @@ class ScoreSeries:
         cls, buckets: Mapping[int, Moments], series: tuple[float, ...], half_life_days: float
     ) -> "ScoreSeries":
         """Compile the buckets for one half-life (its in-day series coefficients)."""
-        ordered = sorted((d, m) for d, m in buckets.items() if m.n > 0)
+        ordered = list(weighted(buckets, series))
         ref = ordered[-1][0] if ordered else 0
         counts, nums, dens = [0], [0.0], [0.0]
-        for day, moments in ordered:
+        for day, n, den, num in ordered:
             factor = math.pow(2.0, (day - ref) / half_life_days)
-            counts.append(counts[-1] + moments.n)
-            nums.append(nums[-1] + factor * sum(map(mul, series, moments.s)))
-            dens.append(dens[-1] + factor * sum(map(mul, series, moments.w)))
-        days = tuple(d for d, _ in ordered)
+            counts.append(counts[-1] + n)
+            nums.append(nums[-1] + factor * num)
+            dens.append(dens[-1] + factor * den)
+        days = tuple(d for d, _, _, _ in ordered)
         return cls(buckets, series, half_life_days, days, tuple(counts), tuple(nums), tuple(dens))
 
     def mean(self, as_of: int, tail: Moments | None = None) -> RecencyMean:
@@ -107,3 +107,8 @@ class ScoreSeries:
         if (tail is not None and self.days[k - 1] == last_day) or self.dens[k] < TINY:
             return recency_mean(self.buckets, as_of, self.series, self.half_life_days, tail)
         return RecencyMean(self.counts[k], self.nums[k], self.dens[k], self.days[-1])
+
+
+# The series of a skill and component without any bucket: every `as_of` has no observation,
+# whatever the half-life, so all snapshots share it instead of each compiling its own.
+NO_SCORES = ScoreSeries.build({}, (), 1.0)

@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from mastery_engine.core.aggregates import MOMENTS, StudentAggregates, contribution
+from mastery_engine.core.aggregates import StudentAggregates, contribution
 from mastery_engine.core.events import Event, restore_event
 from mastery_engine.core.instants import parse_rfc3339
+from mastery_engine.core.moments import MOMENTS
 from mastery_engine.stores import rows
 
 T = TypeVar("T")

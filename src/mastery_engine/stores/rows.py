@@ -10,18 +10,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from sys import intern
 from typing import Any
 
 from mastery_engine.core.aggregates import (
-    MOMENTS,
     AggregateBuilder,
     Component,
-    Moments,
     StudentAggregates,
     contribution,
 )
 from mastery_engine.core.events import Event, EventType, restore_event
 from mastery_engine.core.instants import date_to_day, day_of, day_to_date
+from mastery_engine.core.moments import MOMENTS, Bucket, DayBuckets
 
 MOMENT_COLUMNS = [f"w{k}" for k in range(MOMENTS)] + [f"s{k}" for k in range(MOMENTS)]
 SCORE_TYPES = (EventType.QUIZ_GRADED.value, EventType.CODE_REVIEWED.value)
@@ -107,17 +107,21 @@ def aggregates_from_rows(
     skills: Iterable[tuple[str, int]],
 ) -> StudentAggregates:
     """A student's aggregates from rows (date, first_at), (date, component, skill, n,
-    moments...), (skill, exercise, first_at) and (skill, first_at)."""
-    by_key: dict[tuple[str, Component], dict[int, Moments]] = {}
+    moments...), (skill, exercise, first_at) and (skill, first_at).
+
+    Skill and exercise ids recur in every cached snapshot: each is kept once (interned), not
+    once per row read.
+    """
+    by_key: dict[tuple[str, Component], list[Bucket]] = {}
     for day_iso, component, skill, n, *moments in scores:
-        m = Moments(int(n), tuple(moments[:MOMENTS]), tuple(moments[MOMENTS:]))
-        by_key.setdefault((skill, COMPONENTS[component]), {})[day_number(day_iso)] = m
+        bucket = (day_number(day_iso), int(n), moments)
+        by_key.setdefault((intern(skill), COMPONENTS[component]), []).append(bucket)
     done: dict[str, dict[str, int]] = {}
     for skill, exercise, first_at in completions:
-        done.setdefault(skill, {})[exercise] = int(first_at)
+        done.setdefault(intern(skill), {})[intern(exercise)] = int(first_at)
     return StudentAggregates(
-        by_key,
+        {key: DayBuckets(buckets) for key, buckets in by_key.items()},
         done,
         {day_number(d): int(at) for d, at in activity},
-        {skill: int(at) for skill, at in skills},
+        {intern(skill): int(at) for skill, at in skills},
     )
