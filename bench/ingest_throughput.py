@@ -238,12 +238,18 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
     report.print_table(f"{title} latency per request)", headers, rows)
 
 
+def meets_target(run: dict[str, Any]) -> bool:
+    """Every event accepted, and on the events channel at >= 5,000 events/s."""
+    fast = run["channel"] != "events" or run["events_per_s"] >= TARGET_EVENTS_PER_S
+    return bool(run["all_accepted"]) and fast
+
+
 def verdict(runs: list[dict[str, Any]]) -> str:
     """MET when every run of the events channel accepted every event at >= 5,000 events/s."""
     judged = [r for r in runs if r["channel"] == "events"]
     if not judged:
         return "not measured"
-    met = all(r["all_accepted"] and r["events_per_s"] >= TARGET_EVENTS_PER_S for r in judged)
+    met = all(meets_target(r) for r in judged)
     status = "MET" if met else "MISSED"
     target = f"target >= {TARGET_EVENTS_PER_S:,.0f} events/s on the events channel"
     print(f"\n{target}, every event accepted: {status}")

@@ -256,17 +256,18 @@ def print_closed_loop(rows: list[dict[str, Any]]) -> None:
     )
 
 
+def meets_target(row: dict[str, Any]) -> bool:
+    """An open-loop run kept p95 under the target, its rate, and had no errors."""
+    fast = row["latency_ms"]["p95"] < TARGET_P95_MS
+    return bool(fast and row["errors"] == 0 and row["achieved_rate"] >= 0.99 * row["target_rate"])
+
+
 def verdicts(rows: list[dict[str, Any]]) -> dict[str, str]:
     """Per endpoint: did every run at >= 500 req/s keep p95 < 10 ms, the rate, and no errors."""
     found = {}
     for name in ENDPOINTS:
         runs = [r for r in rows if r["endpoint"] == name and r["target_rate"] >= TARGET_RATE]
-        met = all(
-            r["latency_ms"]["p95"] < TARGET_P95_MS
-            and r["errors"] == 0
-            and r["achieved_rate"] >= 0.99 * r["target_rate"]
-            for r in runs
-        )
+        met = all(meets_target(r) for r in runs)
         found[name] = "not measured" if not runs else ("MET" if met else "MISSED")
         target = f"p95 < {TARGET_P95_MS:g} ms at {TARGET_RATE:g} req/s"
         print(f"target {target}, {name}: {found[name]}")

@@ -7,33 +7,24 @@ and selenium (the `dev` extra). The server runs as `make run` runs it, on a temp
 """
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = Path(sys.executable).parent / "mastery-engine"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+sys.path.insert(0, str(ROOT))  # the server and browser helpers shared with the tests
+
+from tests.browser import CHROMEDRIVER, CHROMIUM  # noqa: E402
+from tests.browser import FLAGS as BROWSER_FLAGS  # noqa: E402
+from tests.serving import free_port, serve  # noqa: E402
+
+FLAGS = [*BROWSER_FLAGS, "--hide-scrollbars"]
 # What each view shows once it has loaded.
 READY = {
     "": "#heatmap tbody tr",
@@ -42,32 +33,13 @@ READY = {
 }
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Until /readyz answers 200 (30 s at most)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("the server did not become ready in 30 s")
-
-
 def capture(url: str, view: str, out: Path, size: tuple[int, int], profile: str) -> None:
     """Open the view in headless Chromium and save a PNG of exactly `size` pixels."""
     options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
+    options.binary_location = str(CHROMIUM)
     for flag in [*FLAGS, f"--user-data-dir={profile}"]:
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     try:
         width, height = size
         metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
@@ -90,23 +62,12 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=800)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        env = {
-            **os.environ,
-            "MASTERY_STORE_URL": f"sqlite:///{tmp}/demo.db",
-            "MASTERY_AUTH": "off",
-            "MASTERY_DEMO": "1",
-        }
-        command = [str(SERVER), "serve", "--port", str(port)]
-        process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url, process)
-            capture(url, args.view, args.out, (args.width, args.height), f"{tmp}/chromium")
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    demo = {"MASTERY_DEMO": "1", "MASTERY_SHUTDOWN_DRAIN_SECONDS": "0"}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve(Path(tmp) / "demo.db", free_port(), **demo) as server,
+    ):
+        capture(server.url, args.view, args.out, (args.width, args.height), f"{tmp}/chromium")
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
 
 

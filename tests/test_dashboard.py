@@ -20,23 +20,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
+from tests.browser import CHROMEDRIVER, CHROMIUM
+from tests.browser import FLAGS as BROWSER_FLAGS
 from tests.serving import Server, free_port, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # the first test may install Chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,800",
-]
+FLAGS = [*BROWSER_FLAGS, "--window-size=1280,800"]
 DEMO_STUDENTS = {"ada", "grace", "linus", "guido", "margaret", "alan"}
 SKILLS = [skill.id for skill in DEFAULT_CURRICULUM.skills]
 LEVELS = ("Beginner", "Learning", "Proficient", "Mastered")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import event
 from tests.serving import free_port, serve
 
 DRAIN_S = 2.0
@@ -62,14 +63,15 @@ class Load:
 
 
 def quiz(event_id: str) -> dict[str, object]:
-    return {
-        "id": event_id,
-        "type": "quiz.graded",
-        "student_id": "ada",
-        "skill_id": "oop",
-        "occurred_at": "2026-01-05T10:00:00Z",
-        "data": {"quiz_id": "q", "score": 0.5},
-    }
+    return event(
+        event_id,
+        "quiz.graded",
+        "2026-01-05T10:00:00Z",
+        student="ada",
+        skill="oop",
+        quiz_id="q",
+        score=0.5,
+    )
 
 
 def test_sigterm_under_load_loses_no_request(tmp_path: Path) -> None:

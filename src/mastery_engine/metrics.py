@@ -55,8 +55,8 @@ class Metrics:
         key = (method, route, status)
         children = self._answers.get(key)
         if children is None:
-            latency = self.latency.labels(method, route)
-            children = self._answers[key] = (latency, self.requests.labels(*key[:2], str(status)))
+            count = self.requests.labels(method, route, str(status))
+            children = self._answers[key] = (self.latency.labels(method, route), count)
         children[0].observe(seconds)
         children[1].inc()
 

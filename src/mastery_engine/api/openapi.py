@@ -8,7 +8,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from mastery_engine.api.deps import is_access_check
+from mastery_engine.api.deps import TENANT_PATTERN, is_access_check
 
 SCHEME = "bearer"
 BEARER = {
@@ -23,7 +23,7 @@ TENANT_HEADER = {
     "required": False,
     "description": "The tenant while authentication is off (local use only); with a token,"
     " it must match the token's tenant or be left out.",
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+    "schema": {"type": "string", "pattern": TENANT_PATTERN.pattern},
 }
 
 
