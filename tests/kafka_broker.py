@@ -5,7 +5,6 @@ storing in memory. It is started on a free port and stopped by its owner. Its "l
 answers are not trusted here: topics are read until the expected count or a quiet period.
 """
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
@@ -17,19 +16,14 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tests.serving import free_port
+
 START_TIMEOUT_S = 30.0
 Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
 class BrokerUnavailable(RuntimeError):
     """The broker could not be started."""
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -11,7 +11,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from mastery_engine.sources.kafka_worker import consume
-from tests.kafka_broker import free_port, produce, read_topic
+from tests.kafka_broker import produce, read_topic
+from tests.serving import free_port
 from tests.sources.streams import Topics, mixed_stream
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

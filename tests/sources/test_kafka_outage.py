@@ -13,8 +13,9 @@ from typing import Any
 from mastery_engine.settings import Settings
 from mastery_engine.sources.kafka import ConsumeStats
 from mastery_engine.sources.kafka_worker import consume
-from tests.kafka_broker import free_port, produce, read_topic
+from tests.kafka_broker import produce, read_topic
 from tests.redis_server import start_server
+from tests.serving import free_port
 from tests.sources.streams import (
     Topics,
     assert_same_state,

@@ -1,7 +1,6 @@
 """Redis-specific behaviour: key layout, hash slots, expiry, URL options, a server restart."""
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from mastery_engine.stores.redis import RedisStore
 from tests.backends import REDIS_URL, drop_redis_prefix, redis_keys, unique
 from tests.conftest import NOW, event
 from tests.redis_server import start_server
+from tests.serving import free_port
 
 RETENTION_DAYS = 90
 DAY_S = 86_400
@@ -213,12 +213,6 @@ async def test_bad_url_options_are_refused(query: str, message: str) -> None:
 async def test_bad_addresses_are_refused(url: str, message: str) -> None:
     with pytest.raises(InvalidConfig, match=message):
         await open_store(url)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -151,7 +151,8 @@ def add_routes(app: FastAPI) -> None:
 
     `include_router` would keep each router as a branch that is walked again on every
     request; flat routes are matched in one pass (15-25 us less per request, measured).
-    The routers carry the shared error responses themselves.
+    The routers carry the shared error responses themselves, and no lifespan or startup
+    handler of their own (flat routes would drop it): the app's lifespan builds everything.
     """
     for router in ROUTERS:
         app.router.routes.extend(router.routes)
