@@ -31,11 +31,20 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = Field(None, description="Required `iss`, when set")
     jwt_audience: str | None = Field(None, description="Required `aud`, when set")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed")
+    jwt_max_lifetime_seconds: int = Field(
+        86_400, ge=0, description="Furthest a token's exp may lie ahead of now; 0: no bound"
+    )
     ingest_rate_limit: str = Field(
         "20000/second", description="Events per tenant (limits notation, e.g. 1000/minute); 'off'"
     )
     rate_limit_storage: str = Field(
         "memory://", description="Where rate-limit counters live: memory:// or redis://..."
+    )
+    store_timeout_seconds: float = Field(
+        2.0, gt=0, le=300, description="Deadline of each store call; past it: 503, Retry-After"
+    )
+    client_timeout_seconds: float = Field(
+        10.0, gt=0, le=3600, description="A request's headers and body must arrive within this"
     )
     purge_interval_seconds: int = Field(
         3600, ge=0, description="How often serve purges expired raw events; 0 disables"

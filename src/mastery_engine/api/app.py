@@ -146,8 +146,14 @@ ROUTERS = (
 )
 
 
-def add_routes(app: FastAPI) -> None:
-    """Every route of `ROUTERS` on the app itself, in order.
+def dapr_routes_on(settings: Settings) -> bool:
+    """The Dapr routes trust the tenant a delivery names, so they need an authenticated channel:
+    the app token, or (local use) authentication off."""
+    return settings.auth == "off" or settings.dapr_app_token is not None
+
+
+def add_routes(app: FastAPI, settings: Settings) -> None:
+    """Every route of `ROUTERS` on the app itself, in order (the Dapr ones when allowed).
 
     `include_router` would keep each router as a branch that is walked again on every
     request; flat routes are matched in one pass (15-25 us less per request, measured).
@@ -155,7 +161,8 @@ def add_routes(app: FastAPI) -> None:
     handler of their own (flat routes would drop it): the app's lifespan builds everything.
     """
     for router in ROUTERS:
-        app.router.routes.extend(router.routes)
+        if router is not dapr.router or dapr_routes_on(settings):
+            app.router.routes.extend(router.routes)
 
 
 def create_app(
@@ -178,6 +185,12 @@ def create_app(
                 settings.ingest_rate_limit, settings.rate_limit_storage
             )
             app.state.summaries = Summaries(service, settings.analytics_max_age_seconds)
+            if not dapr_routes_on(settings):
+                log.info(
+                    "Dapr routes (/dapr/subscribe, /dapr/events) are off: with authentication"
+                    " on they need the sidecar's app token; set MASTERY_DAPR_APP_TOKEN to"
+                    " Dapr's APP_API_TOKEN to turn them on"
+                )
             if settings.demo:
                 await load_demo(service, settings.default_tenant)
             log.info("serving on store %s", redacted(settings.store_url))
@@ -213,7 +226,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTelemetry, metrics=metrics)
     errors.install(app)
-    add_routes(app)
-    document_security(app)
+    add_routes(app, settings)
+    document_security(app, settings)
     install_tracing(app, "mastery-engine")
     return app

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from mastery_engine.api.deps import TENANT_PATTERN
-from mastery_engine.core.access import Principal, roles_of
+from mastery_engine.core.access import TENANT_RULE, Principal, is_tenant, roles_of
 from mastery_engine.core.errors import InvalidConfig, Unauthenticated
 from mastery_engine.settings import Settings
 
@@ -150,8 +149,8 @@ def _principal(claims: dict[str, Any]) -> Principal:
     sub, tenant = claims.get("sub"), claims.get("tenant")
     if not isinstance(sub, str) or not sub:
         raise Unauthenticated("token claim sub must be a non-empty string")
-    if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
-        raise Unauthenticated("token claim tenant must be 1-64 letters, digits, '.', '_' or '-'")
+    if not is_tenant(tenant):
+        raise Unauthenticated(f"token claim tenant must be {TENANT_RULE}")
     try:
         roles = roles_of(claims.get("roles"))
     except ValueError as exc:

@@ -1,12 +1,12 @@
 """Request dependencies: the service, the caller, and what the caller may do."""
 
-import re
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Request
 
-from mastery_engine.core.access import Action, Principal, Role
+from mastery_engine.core.access import TENANT_RULE, Action, Principal, Role, is_tenant
 from mastery_engine.core.errors import Forbidden, InvalidRequest, Unauthenticated
 from mastery_engine.service import MasteryService
 from mastery_engine.settings import Settings
@@ -14,20 +14,28 @@ from mastery_engine.settings import Settings
 if TYPE_CHECKING:
     from mastery_engine.api.auth import TokenVerifier
 
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 Check = TypeVar("Check", bound=Callable[..., Awaitable[object]])
-_ACCESS_CHECKS: set[Callable[..., Awaitable[object]]] = set()
+# Security schemes of the OpenAPI document: how a dependency authenticates its caller.
+BEARER = "bearer"
+APP_TOKEN = "daprAppToken"
+_ACCESS_CHECKS: dict[object, str] = {}
 
 
 def access_check(check: Check) -> Check:
-    """Mark a dependency as one that authenticates its caller (the OpenAPI document says so)."""
-    _ACCESS_CHECKS.add(check)
+    """Mark a dependency as one that checks a bearer token (the OpenAPI document says so)."""
+    _ACCESS_CHECKS[check] = BEARER
     return check
 
 
-def is_access_check(call: object) -> bool:
-    """Whether a dependency authenticates its caller."""
-    return call in _ACCESS_CHECKS
+def app_token_check(check: Check) -> Check:
+    """Mark a dependency as one that checks the Dapr app token."""
+    _ACCESS_CHECKS[check] = APP_TOKEN
+    return check
+
+
+def scheme_of(call: object) -> str | None:
+    """The security scheme a dependency checks, or None when it checks none."""
+    return _ACCESS_CHECKS.get(call)
 
 
 def get_service(request: Request) -> MasteryService:
@@ -45,12 +53,8 @@ def get_settings(request: Request) -> Settings:
 def _header_tenant(request: Request, x_tenant_id: str | None) -> str:
     if x_tenant_id is None:
         return get_settings(request).default_tenant
-    if not TENANT_PATTERN.match(x_tenant_id):
-        raise InvalidRequest(
-            "X-Tenant-ID must be 1-64 characters of letters, digits, '.', '_' or '-',"
-            " starting with a letter or digit",
-            field="X-Tenant-ID",
-        )
+    if not is_tenant(x_tenant_id):
+        raise InvalidRequest(f"X-Tenant-ID must be {TENANT_RULE}", field="X-Tenant-ID")
     return x_tenant_id
 
 
@@ -137,6 +141,21 @@ def _needs(action: Action) -> Callable[[Request], Awaitable[str]]:
     return access_check(check)
 
 
+@app_token_check
+async def dapr_sidecar(request: Request) -> None:
+    """The Dapr sidecar, known by the app token it sends (`dapr-api-token`, APP_API_TOKEN).
+
+    Without a configured token this passes: `create_app` serves the Dapr routes then only
+    while authentication is off.
+    """
+    expected = get_settings(request).dapr_app_token
+    if expected is None:
+        return
+    given = request.headers.get("dapr-api-token", "")
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise Unauthenticated("dapr-api-token is missing or wrong", field="dapr-api-token")
+
+
 Service = Annotated[MasteryService, Depends(_service)]
 Tenant = Annotated[str, Depends(get_tenant)]
 StudentReader = Annotated[Principal, Depends(reader_of_student)]
@@ -148,3 +167,4 @@ Eraser = Annotated[Principal, Depends(_admin(Action.ERASE))]
 ClassManager = Annotated[Principal, Depends(_admin(Action.MANAGE_CLASSES))]
 Auditor = Annotated[Principal, Depends(_admin(Action.AUDIT))]
 AppSettings = Annotated[Settings, Depends(_settings)]
+DaprSidecar = Depends(dapr_sidecar)

@@ -1,4 +1,4 @@
-"""The OpenAPI document's authentication: a `bearer` scheme on every operation that needs it."""
+"""The OpenAPI document's authentication: which scheme each operation takes, if any."""
 
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -8,14 +8,24 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from mastery_engine.api.deps import TENANT_PATTERN, is_access_check
+from mastery_engine.api.deps import APP_TOKEN, BEARER, scheme_of
+from mastery_engine.core.access import TENANT_PATTERN
+from mastery_engine.settings import Settings
 
-SCHEME = "bearer"
-BEARER = {
-    "type": "http",
-    "scheme": "bearer",
-    "bearerFormat": "JWT",
-    "description": "A JWT with the claims sub, exp, tenant and roles.",
+SCHEMES: dict[str, dict[str, Any]] = {
+    BEARER: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A JWT with the claims sub, exp, tenant and roles.",
+    },
+    APP_TOKEN: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "dapr-api-token",
+        "description": "The Dapr sidecar's app token (MASTERY_DAPR_APP_TOKEN, Dapr's"
+        " APP_API_TOKEN); only the sidecar calls these routes.",
+    },
 }
 TENANT_HEADER = {
     "name": "X-Tenant-ID",
@@ -23,34 +33,47 @@ TENANT_HEADER = {
     "required": False,
     "description": "The tenant while authentication is off (local use only); with a token,"
     " it must match the token's tenant or be left out.",
-    "schema": {"type": "string", "pattern": TENANT_PATTERN.pattern},
+    "schema": {"type": "string", "pattern": f"^{TENANT_PATTERN.pattern}$"},
 }
 
 
-def _authenticates(dependant: Dependant) -> bool:
-    return any(is_access_check(sub.call) or _authenticates(sub) for sub in dependant.dependencies)
+def _schemes(dependant: Dependant) -> set[str]:
+    found: set[str] = set()
+    for sub in dependant.dependencies:
+        scheme = scheme_of(sub.call)
+        if scheme is not None:
+            found.add(scheme)
+        found |= _schemes(sub)
+    return found
 
 
-def _add_security(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
-    schema.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME] = BEARER
+def _add_security(schema: dict[str, Any], routes: Iterable[BaseRoute], settings: Settings) -> None:
+    declared = schema.setdefault("components", {}).setdefault("securitySchemes", {})
     for route in routes:
-        if not isinstance(route, APIRoute) or not _authenticates(route.dependant):
+        if not isinstance(route, APIRoute):
             continue
+        schemes = _schemes(route.dependant)
+        if APP_TOKEN in schemes and settings.dapr_app_token is None:
+            schemes.discard(APP_TOKEN)  # served only with authentication off: open
         operations = schema["paths"].get(route.path_format, {})
-        for method in route.methods or ():
-            operation = operations.get(method.lower())
-            if operation is not None:
-                operation["security"] = [{SCHEME: []}]
-                operation.setdefault("parameters", []).append(TENANT_HEADER)
+        for scheme in schemes:
+            declared[scheme] = SCHEMES[scheme]
+            for method in route.methods or ():
+                operation = operations.get(method.lower())
+                if operation is None:
+                    continue
+                operation["security"] = [{scheme: []}]
+                if scheme == BEARER:
+                    operation.setdefault("parameters", []).append(TENANT_HEADER)
 
 
-def document_security(app: FastAPI) -> None:
-    """Make `app.openapi()` declare which operations take a bearer token."""
+def document_security(app: FastAPI, settings: Settings) -> None:
+    """Make `app.openapi()` declare which operations take a bearer token or the app token."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _add_security(generate(), app.routes)
+            _add_security(generate(), app.routes, settings)
         return generate()
 
     app.openapi = openapi  # type: ignore[method-assign]

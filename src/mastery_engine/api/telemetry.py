@@ -11,12 +11,12 @@ from mastery_engine.metrics import Metrics
 
 REQUEST_ID = b"x-request-id"
 # A caller's id is kept when it is short, printable and safe in a header and a log line.
-_SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
 def _incoming_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
-        if name == REQUEST_ID and _SAFE_ID.match(value):
+        if name == REQUEST_ID and _SAFE_ID.fullmatch(value):
             return str(value.decode())
     # Unique enough to find a request in the logs; not a secret, so no system call for it.
     return f"{getrandbits(128):032x}"

@@ -13,10 +13,22 @@
 Everything is within the caller's tenant; nothing ever crosses tenants.
 """
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeGuard
 
 from mastery_engine.core.errors import Forbidden
+
+# The one tenant rule (tokens, X-Tenant-ID, Kafka headers, CloudEvents). Always `fullmatch`:
+# with `match`, a `$` would also accept a tenant ending in a newline.
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+TENANT_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def is_tenant(value: object) -> TypeGuard[str]:
+    """Whether `value` is a valid tenant id (see TENANT_RULE)."""
+    return isinstance(value, str) and TENANT_PATTERN.fullmatch(value) is not None
 
 
 class Role(StrEnum):

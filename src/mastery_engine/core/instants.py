@@ -16,11 +16,12 @@ MIN_US = 0
 MAX_US = (date(9000, 1, 1) - date(1970, 1, 1)).days * US_PER_DAY - 1
 
 _DATE = r"\d{4}-\d{2}-\d{2}"
+# Matched with `fullmatch` only: `$` would also accept a final newline.
 _RFC3339 = re.compile(
-    rf"^{_DATE}[Tt ]\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?([Zz]|[+-]\d{{2}}:\d{{2}})$"
+    rf"{_DATE}[Tt ]\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?([Zz]|[+-]\d{{2}}:\d{{2}})"
 )
-_NAIVE = re.compile(rf"^{_DATE}[Tt ]\d{{2}}:\d{{2}}(:\d{{2}}(\.\d+)?)?$")
-_DATE_ONLY = re.compile(rf"^{_DATE}$")
+_NAIVE = re.compile(rf"{_DATE}[Tt ]\d{{2}}:\d{{2}}(:\d{{2}}(\.\d+)?)?")
+_DATE_ONLY = re.compile(_DATE)
 
 
 def to_us(moment: datetime) -> int:
@@ -62,12 +63,12 @@ def format_us(us: int) -> str:
 
 def parse_rfc3339(text: str, field: str) -> int:
     """Parse an RFC 3339 date-time with an offset; naive or malformed times are refused."""
-    if _NAIVE.match(text):
+    if _NAIVE.fullmatch(text):
         raise InvalidRequest(
             f"{field} has no UTC offset ({text!r}); use RFC 3339 with 'Z' or '+hh:mm'",
             field=field,
         )
-    if not _RFC3339.match(text):
+    if not _RFC3339.fullmatch(text):
         raise InvalidRequest(
             f"{field} must be an RFC 3339 date-time such as 2026-03-01T10:15:00Z, got {text!r}",
             field=field,
@@ -97,7 +98,7 @@ def _bounded(us: int, text: str, field: str) -> int:
 
 def parse_date(text: str, field: str) -> int:
     """Parse a YYYY-MM-DD date into its UTC day number."""
-    if not _DATE_ONLY.match(text):
+    if not _DATE_ONLY.fullmatch(text):
         raise InvalidRequest(f"{field} must be a date YYYY-MM-DD, got {text!r}", field=field)
     try:
         day = date_to_day(date.fromisoformat(text))
@@ -109,6 +110,6 @@ def parse_date(text: str, field: str) -> int:
 
 def parse_as_of(text: str, field: str = "as_of") -> int:
     """A date means the end of that UTC day; otherwise an RFC 3339 date-time."""
-    if _DATE_ONLY.match(text):
+    if _DATE_ONLY.fullmatch(text):
         return end_of_day(parse_date(text, field))
     return parse_rfc3339(text, field)

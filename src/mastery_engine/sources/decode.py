@@ -7,19 +7,18 @@ an xAPI statement; anything else is taken as a canonical event and validated by 
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
+from mastery_engine.core.access import TENANT_RULE, is_tenant
 from mastery_engine.core.errors import InvalidEvent
 from mastery_engine.sources.intake import printable_id
 from mastery_engine.sources.mapping import SkillRule
 from mastery_engine.sources.xapi import looks_like_statement, statement_to_event
 
-TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # text/plain: what Dapr records when a publisher names no content type.
 _JSON_TYPES = ("application/json", "text/json", "text/plain")
 
@@ -111,8 +110,8 @@ def decode_document(
     named = doc.get("tenant_id") if isinstance(doc, dict) else None
     chosen = header_tenant or envelope_tenant or (named if isinstance(named, str) else None)
     tenant = chosen or rules.default_tenant
-    if not TENANT.match(tenant):
-        message = f"tenant {tenant[:80]!r} must be 1-64 letters, digits, '.', '_' or '-'"
+    if not is_tenant(tenant):
+        message = f"tenant {tenant[:80]!r} must be {TENANT_RULE}"
         return _rejected(
             rules.default_tenant, Reason.INVALID_TENANT, InvalidEvent(message, field="tenant"), None
         )

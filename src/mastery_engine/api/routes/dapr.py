@@ -1,26 +1,25 @@
 """Dapr pub/sub: GET /dapr/subscribe and the route Dapr delivers CloudEvents to.
 
 The tenant of a delivery is the CloudEvent's `tenant` extension attribute (else the event's
-`tenant_id`, else MASTERY_KAFKA_DEFAULT_TENANT): like Kafka, the broker decides who may
-publish. The sidecar is the only caller expected here; with MASTERY_DAPR_APP_TOKEN set (Dapr's
-APP_API_TOKEN), a delivery without the matching `dapr-api-token` header is refused.
+`tenant_id`, else MASTERY_KAFKA_DEFAULT_TENANT). That is trusted only because the channel is
+authenticated: the sidecar is the only caller, and it proves itself with the app token
+(MASTERY_DAPR_APP_TOKEN, Dapr's APP_API_TOKEN, sent as `dapr-api-token`). With authentication
+on and no app token configured, `create_app` leaves these routes out (404).
 """
 
-import hmac
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 
-from mastery_engine.api.deps import AppSettings, Service
+from mastery_engine.api.deps import AppSettings, DaprSidecar, Service
 from mastery_engine.api.routes.events import read_limited
 from mastery_engine.api.schemas import ERROR_RESPONSES
-from mastery_engine.core.errors import Unauthenticated
 from mastery_engine.metrics import Metrics
 from mastery_engine.sources.dapr import deliver, subscriptions
 from mastery_engine.sources.decode import DecodeRules
 from mastery_engine.sources.mapping import SkillRule
 
-router = APIRouter(tags=["dapr"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["dapr"], responses=ERROR_RESPONSES, dependencies=[DaprSidecar])
 EVENTS_ROUTE = "/dapr/events"
 
 
@@ -35,18 +34,8 @@ async def subscribe(settings: AppSettings) -> list[dict[str, Any]]:
     summary="A CloudEvent delivered by Dapr",
     responses={200: {"description": '{"status": "SUCCESS" | "RETRY" | "DROP"}'}},
 )
-async def dapr_event(
-    request: Request,
-    service: Service,
-    settings: AppSettings,
-    dapr_api_token: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> dict[str, str]:
+async def dapr_event(request: Request, service: Service, settings: AppSettings) -> dict[str, str]:
     """Ingest the event; SUCCESS (applied or duplicate), DROP (never valid), RETRY (store down)."""
-    expected = settings.dapr_app_token
-    if expected is not None and not hmac.compare_digest(
-        (dapr_api_token or "").encode(), expected.get_secret_value().encode()
-    ):
-        raise Unauthenticated("dapr-api-token is missing or wrong", field="dapr-api-token")
     body = await read_limited(request, settings.max_body_bytes)
     skills = SkillRule(settings.xapi_skill_extension, settings.activity_skill_pattern)
     rules = DecodeRules(settings.kafka_default_tenant, skills)
