@@ -7,6 +7,7 @@ would offer a model (strict schemas), and invokes them as a run would.
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 
 import agents
@@ -107,7 +108,12 @@ def test_the_agents_sdk_over_stdio(store: Path) -> None:
 
 
 def test_the_agents_sdk_over_http_with_a_bearer_token(store: Path) -> None:
-    claims = {"sub": "tutor", "tenant": "default", "roles": ["service"], "exp": 4_102_444_800}
+    claims = {
+        "sub": "tutor",
+        "tenant": "default",
+        "roles": ["service"],
+        "exp": int(time.time()) + 3600,
+    }
     bearer = jwt.encode(claims, SECRET, algorithm="HS256")
     with serve(store, free_port(), MASTERY_AUTH="jwt", MASTERY_JWT_SECRET=SECRET) as running:
 

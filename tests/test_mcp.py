@@ -4,6 +4,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,7 +47,7 @@ EVENT = {
 
 
 def token(sub: str, *roles: str, tenant: str = "default") -> str:
-    claims = {"sub": sub, "tenant": tenant, "roles": list(roles), "exp": 4_102_444_800}
+    claims = {"sub": sub, "tenant": tenant, "roles": list(roles), "exp": int(time.time()) + 3600}
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
@@ -105,6 +106,41 @@ def test_every_tool_over_stdio(store: Path) -> None:
             return await exercise(session)
 
     check(asyncio.run(run()))
+
+
+# Arguments the HTTP API refuses with a 422, and what the tool's error must say.
+BAD_ARGUMENTS = [
+    ("recommend_next", {"student_id": "ada", "limit": -5}, "greater than or equal to 1"),
+    ("recommend_next", {"student_id": "ada", "limit": 51}, "less than or equal to 50"),
+    ("get_mastery", {"student_id": "ada", "as_of": "2026-13-01"}, "as_of is not a valid date"),
+    ("get_mastery", {"student_id": "ada", "as_of": "2026-03-01T10:00"}, "no UTC offset"),
+    ("get_alerts", {"student_id": "ada\n"}, "student_id must be"),
+    ("explain_skill", {"student_id": "ada", "skill_id": "a/b"}, "skill_id must not contain"),
+    ("class_overview", {"class_id": ""}, "class_id must be a non-empty string"),
+]
+
+
+def test_tools_refuse_what_the_api_refuses_saying_what_is_allowed(store: Path) -> None:
+    env = {**os.environ, "MASTERY_STORE_URL": f"sqlite:///{store}", "MASTERY_MCP_TENANT": "default"}
+    params = StdioServerParameters(command=BIN, args=["mcp"], env=env)
+
+    async def run() -> list[tuple[bool, str]]:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            limit = tools["recommend_next"].input_schema["properties"]["limit"]
+            assert (limit["minimum"], limit["maximum"]) == (1, 50)
+            answers = []
+            for name, arguments, _ in BAD_ARGUMENTS:
+                result = await session.call_tool(name, arguments)
+                answers.append((result.is_error, text(result)))
+            return answers
+
+    for (name, arguments, said), (is_error, answer) in zip(
+        BAD_ARGUMENTS, asyncio.run(run()), strict=True
+    ):
+        assert is_error, (name, arguments, answer)
+        assert said in answer, (name, arguments, answer)
 
 
 @asynccontextmanager

@@ -21,6 +21,8 @@ from mastery_engine.core.rules import Rules
 from mastery_engine.service import IngestReport, MasteryService, Status
 
 SERIES_DAYS = 28  # daily history behind forecasts and the falling-mastery alert
+# Most steps one recommendations call returns (HTTP `limit`, MCP `recommend_next`).
+MAX_RECOMMENDATIONS = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,12 +55,15 @@ def formula_config(settings: Settings) -> FormulaConfig:
 async def open_service(
     settings: Settings, clock: Callable[[], int] = wall_clock_us, observe: Observer | None = None
 ) -> AsyncIterator[MasteryService]:
-    """A service on the configured store (each call timed when `observe`), closed on exit."""
+    """A service on the configured store, each call within the store deadline (and reported
+    to `observe`), closed on exit."""
     curriculum = load_curriculum(settings.curriculum_path)
     config = formula_config(settings)
-    store: Store = await open_store(settings.store_url, retention_days=settings.retention_days)
-    if observe is not None:
-        store = TimedStore(store, observe)
+    timeout_s = settings.store_timeout_seconds
+    opened = await open_store(
+        settings.store_url, retention_days=settings.retention_days, timeout_s=timeout_s
+    )
+    store: Store = TimedStore(opened, timeout_s, observe)
     try:
         yield MasteryService(
             store,

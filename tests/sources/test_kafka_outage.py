@@ -2,6 +2,7 @@
 nothing, and resumes by itself when the store is back."""
 
 import asyncio
+import signal
 import sqlite3
 import threading
 import time
@@ -14,6 +15,7 @@ from mastery_engine.settings import Settings
 from mastery_engine.sources.kafka import ConsumeStats
 from mastery_engine.sources.kafka_worker import consume
 from tests.kafka_broker import produce, read_topic
+from tests.postgres_server import postgres_server
 from tests.redis_server import start_server
 from tests.serving import free_port
 from tests.sources.streams import (
@@ -26,6 +28,7 @@ from tests.sources.streams import (
 )
 
 OUTAGE_S = 3.0
+FREEZE_S = 5.0  # longer than the store deadline (2 s): every call times out while it lasts
 
 
 @contextmanager
@@ -50,7 +53,12 @@ def wait_until_applied(url: str, events: list[dict[str, Any]]) -> None:
 
 
 def run_with_outage(
-    topics: Topics, url: str, outage: Callable[[Callable[[], None]], None], **options: Any
+    topics: Topics,
+    url: str,
+    outage: Callable[[Callable[[], None]], None],
+    *,
+    exact: bool = True,
+    **options: Any,
 ) -> ConsumeStats:
     """First half applied; store gone while the second half arrives; store back."""
     first = make_events(2_000, seed=21, prefix="a")
@@ -62,7 +70,9 @@ def run_with_outage(
         outage(lambda: produce(topics.broker.bootstrap, topics.topic, map(record, second)))
     stats = done[0]
     assert stats.retries > 0
-    assert (stats.accepted, stats.dead_letters) == (4_000, 0)
+    assert (stats.accepted + stats.duplicates, stats.dead_letters) == (4_000, 0)
+    if exact:  # a frozen store may still apply a batch it was waiting on: then it is a duplicate
+        assert stats.accepted == 4_000
     assert_same_state(stored_state(url), reference(first + second))
     assert read_topic(topics.broker.bootstrap, topics.dlq, quiet_s=1.0) == []
     return stats
@@ -101,3 +111,43 @@ def test_sqlite_write_lock_held_by_another_process(topics: Topics, tmp_path: Pat
             blocker.close()
 
     run_with_outage(topics, f"sqlite:///{db}?busy_timeout_ms=200", outage)
+
+
+def frozen(
+    pause: Callable[[], None], wake: Callable[[], None]
+) -> Callable[[Callable[[], None]], None]:
+    """An outage in which the store's processes are stopped (SIGSTOP), not gone."""
+
+    def outage(send_second_half: Callable[[], None]) -> None:
+        pause()
+        try:
+            send_second_half()
+            time.sleep(FREEZE_S)
+        finally:
+            wake()
+
+    return outage
+
+
+def test_redis_server_frozen_and_woken(topics: Topics, tmp_path: Path) -> None:
+    port = free_port()
+    server = start_server(port, tmp_path)
+    stop, wake = (
+        (lambda: server.send_signal(signal.SIGSTOP)),
+        (lambda: server.send_signal(signal.SIGCONT)),
+    )
+    try:
+        url = f"redis://127.0.0.1:{port}/0?prefix=frozen:"
+        stats = run_with_outage(topics, url, frozen(stop, wake), exact=False)
+    finally:
+        server.kill()
+        server.wait()
+    assert stats.retries >= 2  # each attempt gave up at the deadline, then backed off
+
+
+def test_postgres_server_frozen_and_woken(topics: Topics) -> None:
+    with postgres_server(free_port()) as server:
+        stop = lambda: server.signal_all(signal.SIGSTOP)  # noqa: E731
+        wake = lambda: server.signal_all(signal.SIGCONT)  # noqa: E731
+        stats = run_with_outage(topics, server.url, frozen(stop, wake), exact=False)
+    assert stats.retries >= 2

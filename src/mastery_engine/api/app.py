@@ -182,7 +182,9 @@ def create_app(
             app.state.mcp = McpEndpoint(advisor, auth_on=settings.auth != "off")
             app.state.verifier = await authentication(settings, resources)
             app.state.limiter = IngestLimiter(
-                settings.ingest_rate_limit, settings.rate_limit_storage
+                settings.ingest_rate_limit,
+                settings.rate_limit_storage,
+                settings.store_timeout_seconds,
             )
             app.state.summaries = Summaries(service, settings.analytics_max_age_seconds)
             if not dapr_routes_on(settings):

@@ -142,7 +142,18 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             reason = next((text for kind, text in REASONS if isinstance(exc, kind)), "invalid")
             raise Unauthenticated(f"{reason}: {exc}") from None
+        self._check_lifetime(claims["exp"])
         return claims
+
+    def _check_lifetime(self, exp: float) -> None:
+        """A stolen token is useful only until `exp`: refuse one that lives too long."""
+        limit = self.settings.jwt_max_lifetime_seconds
+        ahead = exp - time.time()
+        if limit and ahead > limit + self.settings.jwt_leeway_seconds:
+            raise Unauthenticated(
+                f"token lifetime is too long: exp lies {ahead:.0f} s ahead, at most {limit} s"
+                " is accepted (MASTERY_JWT_MAX_LIFETIME_SECONDS)"
+            )
 
 
 def _principal(claims: dict[str, Any]) -> Principal:

@@ -1,5 +1,6 @@
 """Abuse limits and response hardening: per-tenant ingestion rate, security headers."""
 
+import asyncio
 import math
 import time
 from typing import Any
@@ -38,8 +39,9 @@ DOC_PATHS = ("/docs", "/redoc")
 class IngestLimiter:
     """Events per tenant in a sliding window, shared through the configured storage."""
 
-    def __init__(self, rate: str, storage_url: str) -> None:
+    def __init__(self, rate: str, storage_url: str, timeout_s: float = 2.0) -> None:
         self.item: RateLimitItem | None = None
+        self.timeout_s = timeout_s
         if rate.strip().lower() == "off":
             return
         try:
@@ -62,10 +64,15 @@ class IngestLimiter:
         if self.item is None or events <= 0:
             return
         try:
-            allowed = await self._limiter.hit(self.item, tenant, cost=events)
-            if allowed:
-                return
-            stats = await self._limiter.get_window_stats(self.item, tenant)
+            async with asyncio.timeout(self.timeout_s):  # the store deadline
+                allowed = await self._limiter.hit(self.item, tenant, cost=events)
+                if allowed:
+                    return
+                stats = await self._limiter.get_window_stats(self.item, tenant)
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"rate-limit storage did not answer within {self.timeout_s:g} s"
+            ) from None
         except (ConnectionError, OSError) as exc:
             raise StoreUnavailable(f"rate-limit storage is unreachable: {exc}") from exc
         wait = max(1, math.ceil(stats.reset_time - time.time()))

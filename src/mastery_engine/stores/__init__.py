@@ -13,11 +13,13 @@ SCHEMES = (
 )
 
 
-async def open_store(url: str, *, retention_days: int = 90) -> Store:
+async def open_store(url: str, *, retention_days: int = 90, timeout_s: float = 2.0) -> Store:
     """Open the store a URL names (see SCHEMES).
 
     `retention_days` sets the native expiry of raw event records where a backend has one
-    (Redis, Dapr); `Store.purge` removes them explicitly everywhere.
+    (Redis, Dapr); `Store.purge` removes them explicitly everywhere. `timeout_s` is the
+    default of each backend's own timeouts (connecting, a socket read, waiting for a lock or
+    a pooled connection); a URL option naming one explicitly wins.
     """
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme == "memory":
@@ -27,19 +29,19 @@ async def open_store(url: str, *, retention_days: int = 90) -> Store:
     if scheme == "sqlite":
         from mastery_engine.stores.sqlite import SQLiteStore
 
-        return await SQLiteStore.open(url)
+        return await SQLiteStore.open(url, timeout_s)
     if scheme in ("redis", "rediss"):
         from mastery_engine.stores.redis import RedisStore
 
-        return await RedisStore.open(url, retention_days)
+        return await RedisStore.open(url, retention_days, timeout_s)
     if scheme in ("postgresql", "postgres"):
         from mastery_engine.stores.postgres import PostgresStore
 
-        return await PostgresStore.open(url)
+        return await PostgresStore.open(url, timeout_s)
     if scheme == "dapr":
         from mastery_engine.stores.dapr import DaprStore
 
-        return await DaprStore.open(url, retention_days)
+        return await DaprStore.open(url, retention_days, timeout_s)
     raise InvalidConfig(
         f"store URL {url!r} has an unknown scheme; allowed: {', '.join(SCHEMES)}",
         field="MASTERY_STORE_URL",

@@ -53,9 +53,9 @@ class DaprStore(TenantDocuments):
         self._cache: SnapshotCache[str] = SnapshotCache(CACHE_STUDENTS)
 
     @classmethod
-    async def open(cls, url: str, retention_days: int) -> "DaprStore":
+    async def open(cls, url: str, retention_days: int, timeout_s: float = 2.0) -> "DaprStore":
         """A store on the sidecar and state store component a `dapr://` URL names."""
-        target = target_of(url)
+        target = target_of(url, timeout_s)
         token = os.environ.get("DAPR_API_TOKEN") or None
         client = StateClient(target.base_url, target.store, token, target.timeout_s)
         # The TTL is a safety net behind `purge`: one day longer than the retention.

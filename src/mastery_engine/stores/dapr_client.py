@@ -46,8 +46,9 @@ class Target(NamedTuple):
     timeout_s: float
 
 
-def target_of(url: str) -> Target:
-    """`dapr://STORE?host=&port=&prefix=&timeout_ms=` -> the component, sidecar and key prefix."""
+def target_of(url: str, timeout_s: float = 2.0) -> Target:
+    """`dapr://STORE?host=&port=&prefix=&timeout_ms=` -> the component, sidecar and key prefix
+    (`timeout_ms` defaults to `timeout_s`)."""
     parts = urlsplit(url)
     if not parts.netloc:
         raise InvalidConfig(f"store URL {url!r} names no state store; use dapr://STATESTORE")
@@ -58,7 +59,7 @@ def target_of(url: str) -> Target:
             f"unknown Dapr URL options {sorted(unknown)}; allowed: {', '.join(OPTIONS)}"
         )
     port = given.get("port") or os.environ.get("DAPR_HTTP_PORT") or "3500"
-    timeout_ms = given.get("timeout_ms", "10000")
+    timeout_ms = given.get("timeout_ms", str(max(1, round(timeout_s * 1000))))
     for name, value in (("port", port), ("timeout_ms", timeout_ms)):
         if not value.isdigit() or int(value) == 0:
             raise InvalidConfig(f"Dapr {name} must be a positive whole number, got {value!r}")

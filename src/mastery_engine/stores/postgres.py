@@ -7,6 +7,7 @@ commute. Like SQLite, each process keeps recent snapshots checked against `versi
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -28,13 +29,14 @@ from mastery_engine.stores.snapshots import SnapshotCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# `timeout`: seconds a request waits for a connection before the store counts as unavailable.
+# `timeout`: seconds to connect, or to wait for a pooled connection, before the store counts
+# as unavailable (default: the store deadline, MASTERY_STORE_TIMEOUT_SECONDS).
 OPTIONS = {
     "schema": "public",
     "pool_min": "1",
     "pool_max": "10",
     "cache_students": "2000",
-    "timeout": "5",
+    "timeout": "",
 }
 APPLICATION_NAME = "mastery-engine"
 # Raised when writers collide on a lock cycle; the transaction rolled back, so it is re-run.
@@ -53,7 +55,7 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
         else:
             theirs.append((name, value))  # libpq's own parameters (sslmode, ...)
     for name in ("pool_min", "pool_max", "cache_students", "timeout"):
-        if not ours[name].isdigit():
+        if not ours[name].isdigit() and (name != "timeout" or ours[name]):
             raise InvalidConfig(f"{name} must be a whole number, got {ours[name]!r}")
     if not ours["schema"].isidentifier():
         raise InvalidConfig(f"schema must be a plain identifier, got {ours['schema']!r}")
@@ -67,16 +69,17 @@ class PostgresStore:
         self._pool = pool
         self.schema = options["schema"]
         self._cache: SnapshotCache[int] = SnapshotCache(int(options["cache_students"]))
+        self._abandoned: set[asyncio.Future[Any]] = set()  # cancelled calls still cleaning up
 
     @classmethod
-    async def open(cls, url: str) -> "PostgresStore":
+    async def open(cls, url: str, timeout_s: float = 2.0) -> "PostgresStore":
         """Connect, then bring the schema up to date (see `postgres_sql.migrate`)."""
         conninfo, options = split_url(url)
-        schema, timeout = options["schema"], max(1, int(options["timeout"]))
+        schema, timeout = options["schema"], float(options["timeout"] or timeout_s)
         conninfo = make_conninfo(
             conninfo,
             options=f"-c search_path={schema}",
-            connect_timeout=timeout,
+            connect_timeout=max(2, math.ceil(timeout)),  # libpq: whole seconds, at least 2
             application_name=APPLICATION_NAME,
         )
         pool: AsyncConnectionPool[q.Connection] = AsyncConnectionPool(
@@ -108,6 +111,28 @@ class PostgresStore:
         return await self._run(work)
 
     async def _run(self, work: Work[T], *, transaction: bool = False) -> T:
+        """Run `work` (see `_attempts`), giving up at once when the caller is cancelled.
+
+        On cancellation psycopg first asks the server to cancel the query and waits up to
+        10 s for it; a frozen server never answers, and the caller (bounded by the store
+        deadline) must not wait that long. So the work runs as its own task: a cancelled
+        caller returns at once and the task is cancelled to clean up on its own.
+        """
+        task = asyncio.ensure_future(self._attempts(work, transaction))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(self._forget)
+            raise
+
+    def _forget(self, task: "asyncio.Future[Any]") -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("abandoned PostgreSQL call ended with: %s", task.exception())
+
+    async def _attempts(self, work: Work[T], transaction: bool) -> T:
         """Run on a pooled connection; a broken connection or lock cycle is tried again."""
         for attempt in range(ATTEMPTS):
             try:
@@ -252,7 +277,11 @@ class PostgresStore:
         await self._run(lambda db: db.execute("SELECT 1"))
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (a second cancel closes an abandoned call's at once)."""
+        abandoned = list(self._abandoned)
+        for task in abandoned:
+            task.cancel()
+        await asyncio.gather(*abandoned, return_exceptions=True)
         await self._pool.close()
 
 

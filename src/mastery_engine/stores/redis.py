@@ -52,15 +52,19 @@ class RedisStore:
         self._cache: SnapshotCache[bytes] = SnapshotCache(cache_students)
 
     @classmethod
-    async def open(cls, url: str, retention_days: int) -> "RedisStore":
-        """Connect to the server a `redis://` or `rediss://` URL names and load the scripts."""
+    async def open(cls, url: str, retention_days: int, timeout_s: float = 2.0) -> "RedisStore":
+        """Connect to the server a `redis://` or `rediss://` URL names and load the scripts.
+
+        `timeout_s` bounds connecting and each socket read unless the URL sets
+        `socket_connect_timeout` / `socket_timeout` itself.
+        """
         client_url, prefix, cache_students = options_of(url)
         where = where_of(client_url)
         try:
             client = Redis.from_url(
                 client_url,
-                socket_connect_timeout=2,
-                socket_timeout=5,
+                socket_connect_timeout=timeout_s,
+                socket_timeout=timeout_s,
                 # A few quick retries ride out a reconnect; a dead server answers 503 fast.
                 retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=3),
             )

@@ -24,7 +24,7 @@ from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_stu
 from mastery_engine.stores.snapshots import SnapshotCache
 
 T = TypeVar("T")
-OPTIONS = {"busy_timeout_ms": 10_000, "cache_students": 2_000}
+OPTIONS = {"busy_timeout_ms": 2_000, "cache_students": 2_000}  # busy: the store deadline
 
 
 def path_of(url: str) -> str:
@@ -34,15 +34,16 @@ def path_of(url: str) -> str:
     return path[1:] if path.startswith("/") else path
 
 
-def options_of(url: str) -> dict[str, int]:
-    """URL options: `busy_timeout_ms` (wait for another process's lock), `cache_students`."""
+def options_of(url: str, timeout_s: float = 2.0) -> dict[str, int]:
+    """URL options: `busy_timeout_ms` (wait for another process's lock; default `timeout_s`),
+    `cache_students`."""
     given = parse_qs(url.partition("?")[2])
     unknown = set(given) - set(OPTIONS)
     if unknown:
         raise InvalidConfig(
             f"unknown SQLite URL options {sorted(unknown)}; allowed: {', '.join(OPTIONS)}"
         )
-    options = dict(OPTIONS)
+    options = OPTIONS | {"busy_timeout_ms": round(timeout_s * 1000)}
     for name, values in given.items():
         if not values[-1].isdigit():
             raise InvalidConfig(f"{name} must be a whole number, got {values[-1]!r}")
@@ -62,7 +63,7 @@ class SQLiteStore:
         self._reader_db = self._connect()
 
     @classmethod
-    async def open(cls, url: str) -> "SQLiteStore":
+    async def open(cls, url: str, timeout_s: float = 2.0) -> "SQLiteStore":
         """Open (creating the file and schema if needed) the database a URL names."""
         path = path_of(url)
         if not path:
@@ -70,7 +71,7 @@ class SQLiteStore:
         if path == ":memory:" or "mode=memory" in url:
             # Each connection would get its own empty database: writes could never be read.
             raise InvalidConfig(f"store URL {url!r} is in-memory SQLite; use memory:// instead")
-        options = options_of(url)
+        options = options_of(url, timeout_s)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             store = cls(path, options["busy_timeout_ms"], options["cache_students"])

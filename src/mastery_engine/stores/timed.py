@@ -1,10 +1,20 @@
-"""A `Store` that times every call of another one and reports it (for metrics)."""
+"""A `Store` that bounds every call of another one by a deadline, and times it (metrics).
 
+The deadline is what keeps a frozen store (a stopped process, a network partition) from
+holding requests, probes and the Kafka consumer: a call that overruns it raises
+`StoreUnavailable` (HTTP 503 with Retry-After, a paused consumer). The backends' own
+timeouts are set to the same deadline so the abandoned work ends too. Abandoning a write
+is safe: a batch is atomic and de-duplicated by event id, so if the store still applies it
+after waking up, sending it again changes nothing.
+"""
+
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from mastery_engine.core.aggregates import StudentAggregates
+from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.stores.base import Change, Document, Store, StoredEvent
 
@@ -12,20 +22,32 @@ T = TypeVar("T")
 Observer = Callable[[str, float, bool], None]  # operation, seconds, failed
 
 
+def _unobserved(operation: str, seconds: float, failed: bool) -> None:
+    return None
+
+
 class TimedStore:
-    """Delegates to `inner`; calls `observe(operation, seconds, failed)` after each call."""
+    """Delegates to `inner`, each call within `deadline_s`; `observe(operation, seconds,
+    failed)` after each call."""
 
-    def __init__(self, inner: Store, observe: Observer) -> None:
+    def __init__(self, inner: Store, deadline_s: float, observe: Observer | None = None) -> None:
         self.inner = inner
-        self.observe = observe
+        self.deadline_s = deadline_s
+        self.observe = observe or _unobserved
 
-    async def _timed(self, operation: str, call: Awaitable[T]) -> T:
+    async def _timed(self, operation: str, call: Awaitable[T], *, bounded: bool = True) -> T:
         started = time.perf_counter()
         failed = True
         try:
-            result = await call
+            async with asyncio.timeout(self.deadline_s if bounded else None):
+                result = await call
             failed = False
             return result
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"the store did not answer {operation} within {self.deadline_s:g} s"
+                " (MASTERY_STORE_TIMEOUT_SECONDS)"
+            ) from None
         finally:
             self.observe(operation, time.perf_counter() - started, failed)
 
@@ -82,8 +104,8 @@ class TimedStore:
         return await self._timed("audit_log", self.inner.audit_log(tenant, limit))
 
     async def purge(self, before: int) -> int:
-        """Remove expired raw records."""
-        return await self._timed("purge", self.inner.purge(before))
+        """Remove expired raw records (maintenance: may take longer than the deadline)."""
+        return await self._timed("purge", self.inner.purge(before), bounded=False)
 
     async def ping(self) -> None:
         """Raise unless the store answers."""
