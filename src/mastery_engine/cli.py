@@ -37,6 +37,8 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API."""
+    from mastery_engine.api.connections import deadline_protocol  # FastAPI: serve only
+
     settings = load_settings()
     uvicorn.run(
         "mastery_engine.api.app:create_app",
@@ -44,6 +46,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        http=deadline_protocol(settings.client_timeout_seconds),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
