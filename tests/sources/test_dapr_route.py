@@ -149,3 +149,15 @@ def test_the_app_token_is_required_when_configured() -> None:
 def deliver_status(client: TestClient, token: str) -> int:
     body = dapr_cloudevent(quiz("e1"))
     return client.post("/dapr/events", json=body, headers={"dapr-api-token": token}).status_code
+
+
+def test_with_authentication_on_and_no_app_token_the_routes_are_off_and_the_log_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "dapr-route-secret-" + "0123456789" * 4
+    with caplog.at_level("INFO"), app_client(auth="jwt", jwt_secret=secret) as client:
+        assert client.post("/dapr/events", json=dapr_cloudevent(quiz("e1"))).status_code == 404
+        assert client.get("/dapr/subscribe").status_code == 404
+    said = [r.getMessage() for r in caplog.records if "Dapr routes" in r.getMessage()]
+    assert len(said) == 1
+    assert "set MASTERY_DAPR_APP_TOKEN" in said[0]

@@ -178,3 +178,21 @@ def test_struggles_a_batch_causes_are_announced_once(topics: Topics, tmp_path: P
     repeated = next(b for b in struggles if b["kind"] == "repeated_error")
     assert repeated["detail"]["count"] == 3 and repeated["since"] == "2026-02-10T01:00:00Z"
     assert all(b["tenant"] == tenant_of(b["student_id"]) for b in struggles)
+
+
+def test_a_tenant_ending_in_a_newline_is_a_dead_letter(topics: Topics, tmp_path: Path) -> None:
+    e1, e2, e3 = make_events(3, students=1, seed=9)
+    records = [
+        (b"s-0", json.dumps(e1).encode(), [("tenant", b"school-a\n")]),
+        (b"s-0", cloudevent(e2, tenant="school-a\n"), []),
+        (b"s-0", json.dumps(e3 | {"tenant_id": "school-a\n"}).encode(), []),
+    ]
+    produce(topics.broker.bootstrap, topics.topic, records)
+    url = f"sqlite:///{tmp_path}/nl.db"
+
+    stats = run(topics.settings(url))
+
+    assert (stats.accepted, stats.dead_letters) == (0, 3)
+    dead = read_topic(topics.broker.bootstrap, topics.dlq, expect=3)
+    assert {header(m, "dlq.reason") for m in dead} == {"invalid_tenant"}
+    assert stored_state(url) == {}

@@ -11,6 +11,7 @@ from mastery_engine.api.schemas import ERROR_RESPONSES
 from mastery_engine.core.errors import StoreUnavailable
 
 router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)
+RETRY = {"Retry-After": "1"}
 
 
 @router.get("/healthz", summary="The process is up")
@@ -24,14 +25,16 @@ async def readyz(request: Request, service: Service, settings: AppSettings) -> J
     """200 when each backend answers a trivial request, else 503 naming the one that did not."""
     if request.app.state.draining:
         draining = {"status": "draining", "detail": "shutting down after SIGTERM"}
-        return JSONResponse({"status": "draining", "checks": {"process": draining}}, 503)
+        body = {"status": "draining", "checks": {"process": draining}}
+        return JSONResponse(body, 503, headers=RETRY)
     backend = settings.store_url.split("://", 1)[0]
     started = time.perf_counter()
     try:
         await service.store.ping()
     except StoreUnavailable as exc:
         failed = {"backend": backend, "status": "unavailable", "error": exc.message}
-        return JSONResponse({"status": "unavailable", "checks": {"store": failed}}, 503)
+        body = {"status": "unavailable", "checks": {"store": failed}}
+        return JSONResponse(body, 503, headers=RETRY)
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     check: dict[str, object] = {"backend": backend, "status": "ok", "latency_ms": elapsed}
     return JSONResponse({"status": "ready", "checks": {"store": check}})
