@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
+from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.formula import FormulaConfig, Level
-from mastery_engine.service import MasteryService, TrackedIngest
+from mastery_engine.service import MasteryService, Status, TrackedIngest
 from mastery_engine.stores.memory import MemoryStore
 from tests.conftest import event, fixed_clock
 
@@ -77,3 +78,40 @@ def test_only_the_skills_and_students_named_by_accepted_events(service: MasteryS
     found = {(c.student_id, c.skill_id) for c in ingest(service, *batch).changes}
 
     assert found == {("s-1", "oop"), ("s-2", "basics")}
+
+
+class AnswerLost(MemoryStore):
+    """Applies the first batch, then fails as a store that answers after the caller's
+    deadline looks to the caller (seen with a frozen Redis: the batch lands on waking)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost = False
+
+    async def apply(self, tenant: str, events: Any, ingested_at: int) -> list[bool]:
+        applied = await super().apply(tenant, events, ingested_at)
+        if not self.lost:
+            self.lost = True
+            raise StoreUnavailable("the store did not answer apply within 2 s")
+        return applied
+
+
+def test_an_interrupted_batch_retried_against_its_baseline_loses_no_move() -> None:
+    quiz = event("q1", "quiz.graded", f"{DAY}09:00:00Z", skill="functions", quiz_id="q", score=0.8)
+    clean = MasteryService(MemoryStore(), DEFAULT_CURRICULUM, FormulaConfig(), clock=fixed_clock())
+    expected = moves(ingest(clean, quiz))
+    store = AnswerLost()
+    service = MasteryService(store, DEFAULT_CURRICULUM, FormulaConfig(), clock=fixed_clock())
+
+    async def as_the_consumer_does() -> TrackedIngest:
+        baseline = await service.baseline("t", [quiz])
+        with pytest.raises(StoreUnavailable):
+            await service.ingest_tracked("t", [quiz], baseline=baseline)
+        return await service.ingest_tracked("t", [quiz], baseline=baseline, interrupted=True)
+
+    retried = asyncio.run(as_the_consumer_does())
+
+    assert retried.report.results[0].status is Status.DUPLICATE  # it had landed
+    assert moves(retried) == expected != []
+    assert retried.applied == {"q1"}
+    assert moves(ingest(service, quiz)) == []  # a later re-delivery still moves nothing

@@ -4,7 +4,7 @@ Each reads one student's aggregates once (plus the raw events still kept, for al
 hands them to the pure core; nothing here is stored.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from mastery_engine.core.aggregates import StudentAggregates
@@ -18,7 +18,7 @@ from mastery_engine.core.memory_model import MemoryParams, retrievability, skill
 from mastery_engine.core.prediction import PredictionModel, p_correct
 from mastery_engine.core.recommend import Recommendation, recommend
 from mastery_engine.core.rules import Rules
-from mastery_engine.service import IngestReport, MasteryService, Status
+from mastery_engine.service import MasteryService
 
 SERIES_DAYS = 28  # daily history behind forecasts and the falling-mastery alert
 # Most steps one recommendations call returns (HTTP `limit`, MCP `recommend_next`).
@@ -119,14 +119,14 @@ class Guidance:
         ]
 
     async def struggles(
-        self, tenant: str, items: Sequence[object], report: IngestReport
+        self, tenant: str, items: Sequence[object], applied: Collection[str]
     ) -> list[tuple[str, Alert]]:
-        """(student, alert) for each struggle alert the batch's accepted events made fire.
+        """(student, alert) for each struggle alert the batch's applied events made fire.
 
         Evaluated at the student's latest new event, before and after the batch, on the raw
         events still kept: only repeated errors and low quiz scores are event-driven.
         """
-        fresh = _struggle_candidates(items, report)
+        fresh = _struggle_candidates(items, applied)
         rules = await self.service.rules(tenant)
         fired = []
         for student_id, ids in sorted(fresh.items()):
@@ -143,16 +143,16 @@ class Guidance:
         return fired
 
 
-def _struggle_candidates(items: Sequence[object], report: IngestReport) -> dict[str, set[str]]:
-    """Per student, the ids of accepted quiz grades and failed attempts."""
+def _struggle_candidates(items: Sequence[object], applied: Collection[str]) -> dict[str, set[str]]:
+    """Per student, the ids of applied quiz grades and failed attempts."""
     fresh: dict[str, set[str]] = {}
-    for raw, outcome in zip(items, report.results, strict=True):
-        if outcome.status is not Status.ACCEPTED or not isinstance(raw, Mapping):
+    for raw in items:
+        if not isinstance(raw, Mapping) or raw.get("id") not in applied:
             continue
         data = raw.get("data")
         failed = isinstance(data, Mapping) and data.get("passed") is False
         if raw.get("type") == "quiz.graded" or (raw.get("type") == "exercise.attempted" and failed):
-            fresh.setdefault(str(raw["student_id"]), set()).add(str(outcome.id))
+            fresh.setdefault(str(raw["student_id"]), set()).add(str(raw["id"]))
     return fresh
 
 

@@ -70,10 +70,20 @@ class IngestReport:
 
 @dataclass(frozen=True, slots=True)
 class TrackedIngest:
-    """A batch's outcomes and the significant mastery moves it caused."""
+    """A batch's outcomes, the significant mastery moves it caused, and the ids of the events
+    it applied (its accepted ones; after an interrupted attempt, its duplicates too)."""
 
     report: IngestReport
     changes: tuple[MasteryChange, ...]
+    applied: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The mastery of the skills a batch names, read before it is applied, and the instant."""
+
+    at: int
+    skills: dict[str, list[SkillMastery]]
 
 
 def _usable_id(value: object) -> str | None:
@@ -170,27 +180,44 @@ class MasteryService:
                 outcomes[position] = Outcome(event.id, status)
         return IngestReport(tuple(outcomes))
 
+    async def baseline(self, tenant: str, items: Sequence[object]) -> Baseline:
+        """The mastery of the (student, skill) pairs a batch names, now."""
+        at = self.clock()
+        named = [_skill_named(raw) for raw in items]
+        return Baseline(at, await self._skills_at(tenant, _by_student(named), at))
+
     async def ingest_tracked(
-        self, tenant: str, items: Sequence[object], threshold: float = DEFAULT_THRESHOLD
+        self,
+        tenant: str,
+        items: Sequence[object],
+        threshold: float = DEFAULT_THRESHOLD,
+        baseline: Baseline | None = None,
+        *,
+        interrupted: bool = False,
     ) -> TrackedIngest:
         """Ingest a batch and report the mastery moves of the skills its events name.
 
         Only the (student, skill) pairs the batch's events name are evaluated, before and
         after: a skill-less activity event moves consistency a little for every skill, and
         that drift (like the drift of time itself) is not announced.
+
+        After an `interrupted` attempt of the same batch (the store stopped answering; it may
+        have applied the batch all the same), the batch's duplicates count as its own,
+        measured against the `baseline` read before that attempt: a store that applied a
+        batch after the deadline loses none of its announcements.
         """
-        at = self.clock()
-        named = [_skill_named(raw) for raw in items]
-        before = await self._skills_at(tenant, _by_student(named), at)
+        if baseline is None:
+            baseline = await self.baseline(tenant, items)
         report = await self.ingest(tenant, items)
-        fresh = [
-            n for n, r in zip(named, report.results, strict=True) if r.status is Status.ACCEPTED
-        ]
-        after = await self._skills_at(tenant, _by_student(fresh), at)
+        own = {Status.ACCEPTED, Status.DUPLICATE} if interrupted else {Status.ACCEPTED}
+        named = [_skill_named(raw) for raw in items]
+        fresh = [n for n, r in zip(named, report.results, strict=True) if r.status in own]
+        after = await self._skills_at(tenant, _by_student(fresh), baseline.at)
         moves: list[MasteryChange] = []
         for student, skills in sorted(after.items()):
-            moves += changes(student, before[student], skills, at, threshold)
-        return TrackedIngest(report, tuple(moves))
+            moves += changes(student, baseline.skills[student], skills, baseline.at, threshold)
+        applied = frozenset(r.id for r in report.results if r.status in own and r.id is not None)
+        return TrackedIngest(report, tuple(moves), applied)
 
     async def _skills_at(
         self, tenant: str, wanted: dict[str, list[str]], at: int

@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.instants import format_us
 from mastery_engine.guidance import Guidance
-from mastery_engine.service import MasteryService, Status, TrackedIngest
+from mastery_engine.service import Baseline, MasteryService, Status, TrackedIngest
 from mastery_engine.sources.decode import Decoded, Reason, decode_value
 from mastery_engine.sources.kafka_config import StreamOptions
 from mastery_engine.sources.kafka_dlq import header
@@ -192,7 +192,7 @@ class KafkaSource:
         if self.guidance is None or self.publisher.out_topic is None:
             return
         try:
-            fired = await self.guidance.struggles(tenant, items, tracked.report)
+            fired = await self.guidance.struggles(tenant, items, tracked.applied)
         except StoreUnavailable as exc:
             log.warning("struggle alerts of a batch not announced: %s", exc.message)
             return
@@ -203,9 +203,10 @@ class KafkaSource:
     async def _apply(self, tenant: str, items: list[object]) -> TrackedIngest:
         backoff = FIRST_BACKOFF_S
         threshold = self.options.change_threshold
+        baselines: list[Baseline] = []  # read once, kept across attempts (see ingest_tracked)
         while True:
             try:
-                tracked = await self._ingest_once(tenant, items, threshold)
+                tracked = await self._attempt(tenant, items, threshold, baselines)
             except StoreUnavailable as exc:
                 if not self.stats.paused:
                     log.warning("store unavailable, pausing the partitions: %s", exc.message)
@@ -219,13 +220,20 @@ class KafkaSource:
                 self._resume()
             return tracked
 
-    async def _ingest_once(
-        self, tenant: str, items: list[object], threshold: float
+    async def _attempt(
+        self, tenant: str, items: list[object], threshold: float, baselines: list[Baseline]
     ) -> TrackedIngest:
         """Ingest; detect mastery changes only when they are published somewhere."""
         if self.publisher.out_topic is None:
-            return TrackedIngest(await self.service.ingest(tenant, items), ())
-        return await self.service.ingest_tracked(tenant, items, threshold)
+            report = await self.service.ingest(tenant, items)
+            accepted = (r.id for r in report.results if r.status is Status.ACCEPTED)
+            return TrackedIngest(report, (), frozenset(i for i in accepted if i is not None))
+        interrupted = bool(baselines)
+        if not baselines:
+            baselines.append(await self.service.baseline(tenant, items))
+        return await self.service.ingest_tracked(
+            tenant, items, threshold, baselines[0], interrupted=interrupted
+        )
 
     def _pause(self) -> None:
         self.stats.paused = True
