@@ -43,14 +43,14 @@ BAD_REQUESTS = [
     ("7a", {"students": ["s\x01"]}, "students[0] must be printable"),
     ("7a", {"students": ["a/b"]}, "students[0] must not contain '/'"),
     ("7a", {"students": [" "]}, "students[0] must be a non-empty string"),
-    ("7a", {"students": [""]}, "body.students.0"),
-    ("7a", {"students": ["x" * 257]}, "at most 256 characters"),
+    ("7a", {"students": [""]}, "students[0] must be a non-empty string"),
+    ("7a", {"students": ["x" * 257]}, "students[0] is longer than 256 characters"),
     ("7a", {"students": [f"s-{i}" for i in range(1001)]}, "at most 1000 items"),
     ("7a", {"students": "s-1"}, "body.students"),
     ("7a", {"pupils": []}, "body.students: Field required"),
     ("%20", {"students": []}, "class_id must be a non-empty string"),
     ("a%09b", {"students": []}, "class_id must be printable"),
-    ("x" * 257, {"students": []}, "at most 256 characters"),
+    ("x" * 257, {"students": []}, "class_id is longer than 256 characters"),
 ]
 
 

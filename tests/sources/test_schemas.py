@@ -100,6 +100,11 @@ INVALID = [
     event("i3", "lesson.watched", "2026-03-01T10:15:00Z", lesson="l1"),
     event("i4", "exercise.completed", "2026-03-01T10:15:00Z", skill=None, exercise_id="e1"),
     {"id": "i5", "type": "activity", "student_id": "s-1", "data": {"kind": "x"}},
+    event("i6\x07", "quiz.graded", "2026-03-01T10:15:00Z", quiz_id="q7", score=0.5),
+    event("i7", "quiz.graded", "2026-03-01T10:15:00Z", student="s/1", quiz_id="q7", score=0.5),
+    event("i8", "quiz.graded", "2026-03-01 10:15:00Z", quiz_id="q7", score=0.5),
+    event("i9", "quiz.graded", "1969-12-31T23:00:00Z", quiz_id="q7", score=0.5),
+    {**event("i10", "activity", "2026-03-01T10:15:00Z", skill=None, kind="x"), "tenant_id": None},
 ]
 
 

@@ -166,10 +166,20 @@ def test_unmappable_statements_get_their_own_error(client: TestClient) -> None:
     assert results[-1]["status"] == "rejected"
 
 
-def test_a_lone_unmappable_statement_is_a_422(client: TestClient) -> None:
+def test_a_lone_unmappable_statement_gets_its_result(client: TestClient) -> None:
     answer = post(client, REJECTIONS[0][0])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rejected"] == 1
+    assert "verb 'http://adlnet.gov/expapi/verbs/launched' is not mapped" in answer.text
+
+
+def test_a_body_that_is_no_statement_is_a_422(client: TestClient) -> None:
+    lone = {k: v for k, v in statement("s1", "completed", OOP).items() if k != "verb"}
+    answer = post(client, lone)
     assert answer.status_code == 422
-    assert answer.json()["field"] == "verb.id"
+    assert answer.json()["field"] == "verb"
+    assert "a statement needs actor, verb, object; missing: verb" in answer.json()["detail"]
+    assert post(client, {}).status_code == 422
     assert post(client, "a string").status_code == 422
     broken = client.post(
         "/v1/xapi/statements", content=b"{", headers={"content-type": "application/json"}

@@ -2,20 +2,27 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from fastapi import Path
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from mastery_engine.core.analytics import ClassMatrix
 from mastery_engine.core.instants import format_us
 from mastery_engine.core.rosters import MAX_CLASS_SIZE
+from mastery_engine.sources.contracts import URL_ID_SCHEMA
 
 LevelName = Literal["Beginner", "Learning", "Proficient", "Mastered"]
-StudentId = Annotated[str, Field(min_length=1, max_length=256)]
+StudentId = Annotated[str, WithJsonSchema(URL_ID_SCHEMA)]
+ClassId = Annotated[
+    str, Path(description="A class of the caller's tenant"), WithJsonSchema(URL_ID_SCHEMA)
+]
 
 
 class ClassIn(BaseModel):
-    """A class roster: distinct student ids (printable, at most 256 characters, no '/')."""
+    """A class roster: distinct student ids, under the rule of event ids."""
 
-    students: list[StudentId] = Field(max_length=MAX_CLASS_SIZE)
+    students: list[StudentId] = Field(
+        max_length=MAX_CLASS_SIZE, json_schema_extra={"uniqueItems": True}
+    )
 
     model_config = {"json_schema_extra": {"examples": [{"students": ["s-1", "s-2", "s-3"]}]}}
 

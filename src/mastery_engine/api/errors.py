@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from mastery_engine.core.errors import (
     Forbidden,
@@ -83,11 +84,26 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(message, "invalid_request", where or None), 422)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method of every route matching the request's path (the `Allow` of a 405).
+
+    Routes are flat, one per method, and Starlette answers from the first that matches the
+    path only, with that route's methods; the others matching the path count too.
+    """
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return JSONResponse(
-        error_body(str(exc.detail), "http_error"), exc.status_code, headers=exc.headers
-    )
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return JSONResponse(error_body(str(exc.detail), "http_error"), exc.status_code, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

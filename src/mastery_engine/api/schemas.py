@@ -1,14 +1,23 @@
 """Request and response shapes as documented in OpenAPI, and their builders."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from fastapi import Path, Query
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from mastery_engine.core.explain import Explanation
 from mastery_engine.core.formula import SkillMastery
 from mastery_engine.core.history import HistoryPoint
 from mastery_engine.core.instants import day_to_date, format_us
 from mastery_engine.service import IngestReport, Status, StudentMastery
+from mastery_engine.settings import Settings
+from mastery_engine.sources.contracts import (
+    DATE_SCHEMA,
+    DATE_TIME_SCHEMA,
+    EVENT_MODELS,
+    TENANT_SCHEMA,
+    URL_ID_SCHEMA,
+)
 
 EVENT_EXAMPLE: dict[str, Any] = {
     "id": "7b1e5f0c-quiz-1",
@@ -18,30 +27,96 @@ EVENT_EXAMPLE: dict[str, Any] = {
     "occurred_at": "2026-03-01T10:15:00Z",
     "data": {"quiz_id": "q7", "score": 0.8},
 }
+MAX_BATCH: int = Settings.model_fields["max_batch_events"].default  # as documented
 
 
-class EventIn(BaseModel):
-    """A learning event (PRODUCT contract). `data` depends on `type`."""
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON Schema with each `$ref` replaced by its definition.
 
-    id: str = Field(description="Idempotency key, unique per tenant", max_length=256)
-    type: Literal[
-        "exercise.completed", "exercise.attempted", "quiz.graded", "code.reviewed", "activity"
-    ]
-    student_id: str = Field(max_length=256)
-    skill_id: str | None = Field(None, description="Required for all types but activity")
-    occurred_at: str = Field(
-        description="RFC 3339 with offset; at most 5 minutes in the future",
-        json_schema_extra={"format": "date-time"},
-    )
-    data: dict[str, Any] = Field(
-        description=(
-            "exercise.completed: exercise_id; exercise.attempted: exercise_id, passed,"
-            " error_type?; quiz.graded: quiz_id, score in [0, 1]; code.reviewed:"
-            " submission_id, quality in [0, 1]; activity: kind, duration_s?"
-        )
-    )
+    Inside the OpenAPI document, `#/$defs/...` would resolve against the document's root.
+    """
+    definitions = schema.get("$defs", {})
 
-    model_config = {"json_schema_extra": {"examples": [EVENT_EXAMPLE]}}
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            rest = {key: value for key, value in node.items() if key != "$ref"}
+            return resolve({**definitions[node["$ref"].rsplit("/", 1)[1]], **rest})
+        return {key: resolve(value) for key, value in node.items() if key != "$defs"}
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+# A lone event: the contract `core.events.parse_event` enforces, from the same models as the
+# stream schemas; all of it but what no schema can state: at most 5 minutes ahead of the
+# server's clock, and a `tenant_id` (if any) that is the caller's own.
+EVENT_SCHEMA: dict[str, Any] = {
+    "title": "Event",
+    "description": "A learning event; `type` selects the shape of `data`.",
+    "oneOf": [inlined(model.model_json_schema()) for model in EVENT_MODELS.values()],
+    "examples": [EVENT_EXAMPLE],
+}
+
+
+# POST /dapr/events (`openapi_extra`): Dapr's subscriber contract answers every delivery 200,
+# DROP included, so any body (or none) is accepted; the shapes that get SUCCESS are named.
+DAPR_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "description": "A CloudEvent 1.0 in structured mode whose `data` is a learning event"
+        " (with rawPayload, the bare event). Every delivery is answered 200: SUCCESS (applied"
+        " or duplicate), RETRY (store unavailable), or DROP with the reason (anything that can"
+        " never be ingested: another JSON value, a broken event, no JSON at all)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {
+                            "title": "CloudEvent",
+                            "type": "object",
+                            "required": ["specversion", "id", "source", "type", "data"],
+                            "properties": {
+                                "specversion": {"const": "1.0"},
+                                "tenant": TENANT_SCHEMA,
+                                "data": EVENT_SCHEMA,
+                            },
+                        },
+                        EVENT_SCHEMA,
+                        {"description": "Anything else: answered 200, DROP, with the reason"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+def batch_schema(item: str) -> dict[str, Any]:
+    """An array of up to MAX_BATCH values, each checked on its own with a result of its own."""
+    return {
+        "type": "array",
+        "maxItems": MAX_BATCH,
+        "items": {
+            "description": f"Any JSON value, checked on its own as {item}: each gets its own"
+            " result (`rejected`, with the reason, when it cannot be ingested)"
+        },
+    }
+
+
+AS_OF_SCHEMA: dict[str, Any] = {"anyOf": [DATE_SCHEMA, DATE_TIME_SCHEMA]}
+AsOf = Annotated[
+    str | None,
+    Query(description="A date (the end of that UTC day) or an RFC 3339 date-time; default now"),
+    WithJsonSchema(AS_OF_SCHEMA),
+]
+StudentId = Annotated[
+    str, Path(description="A student of the caller's tenant"), WithJsonSchema(URL_ID_SCHEMA)
+]
+SkillId = Annotated[str, Path(description="A skill"), WithJsonSchema(URL_ID_SCHEMA)]
 
 
 class ErrorOut(BaseModel):

@@ -92,6 +92,10 @@ class AlertThresholds:
         for name in (*_FRACTIONS, "repeated_error_hours"):
             if isinstance(values.get(name), int) and not isinstance(values[name], bool):
                 values[name] = float(values[name])
+        for name in _COUNTS:  # JSON does not tell 3.0 from 3 (nor does JSON Schema)
+            value = values.get(name)
+            if isinstance(value, float) and value.is_integer() and 1 <= value <= 366:
+                values[name] = int(value)
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:

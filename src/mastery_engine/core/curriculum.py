@@ -7,6 +7,7 @@ from typing import Any
 from mastery_engine.core.errors import InvalidConfig
 
 UNKNOWN_SKILL_EXERCISES = 10
+MAX_EXERCISES = 2**53  # the largest whole number every JSON reader holds exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +72,11 @@ def _skill(item: object, index: int) -> Skill:
     if not isinstance(skill_id, str) or not skill_id.strip():
         raise InvalidConfig(f"{path}.id must be a non-empty string", field=f"{path}.id")
     count = item.get("exercises")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+    if isinstance(count, float) and count.is_integer():  # JSON does not tell 3.0 from 3
+        count = int(count)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_EXERCISES:
         raise InvalidConfig(
-            f"{path}.exercises must be a positive integer, got {count!r}",
+            f"{path}.exercises must be a positive integer (at most 2**53), got {count!r}",
             field=f"{path}.exercises",
         )
     prerequisites = item.get("prerequisites") or []

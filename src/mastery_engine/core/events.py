@@ -1,5 +1,6 @@
 """The canonical learning event and its validation, shared by every ingestion channel."""
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -8,9 +9,40 @@ from typing import Any
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest
 from mastery_engine.core.instants import US_PER_SECOND, format_us, parse_rfc3339
 
-MAX_ID_LENGTH = 256
 DEFAULT_MAX_FUTURE_US = 300 * US_PER_SECOND
 MAX_DURATION_S = 366 * 86_400
+
+# The one id rule: event ids, the ids inside events, class rosters, path parameters, and the
+# `pattern` of every id in the OpenAPI document and the JSON Schemas (which take these patterns
+# as they are: the escapes read the same in Python, ECMA-262 and Rust regular expressions).
+# An id is 1-256 characters, not only whitespace, and none of these invisible characters:
+# C0 controls, DEL and C1 controls, the soft hyphen, the Arabic letter mark, the Mongolian
+# vowel separator, zero-width and bidi marks, line and paragraph separators and bidi
+# embeddings, word joiner to the deprecated format characters, the byte order mark, the
+# interlinear annotation controls and the noncharacters U+FFFE and U+FFFF.
+MAX_ID_LENGTH = 256
+_BARRED = (
+    r"\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+    r"\ufff9-\ufffb\ufffe\uffff"
+)
+_BLANK = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"  # whitespace (str.isspace) not barred
+# Always `fullmatch`: with `match`, a `$` would also accept a final newline.
+ID_PATTERN = re.compile(rf"[{_BLANK}]*[^{_BARRED}{_BLANK}][^{_BARRED}]*")
+URL_ID_PATTERN = re.compile(rf"[{_BLANK}]*[^{_BARRED}{_BLANK}/][^{_BARRED}/]*")  # no '/'
+_BARRED_CHARACTER = re.compile(rf"[{_BARRED}]")
+
+
+def _ranges(character_class: str) -> str:
+    """A character class's escapes as `U+0000-U+001F, U+007F`, for messages."""
+    bounds = re.findall(r"\\[xu]([0-9a-f]+)(?:-\\[xu]([0-9a-f]+))?", character_class)
+    return ", ".join("-".join(f"U+{int(c, 16):04X}" for c in pair if c) for pair in bounds)
+
+
+BARRED_RANGES = _ranges(_BARRED)
+# Lone surrogates are not Unicode text: JSON decoders and URLs never produce them, and
+# regular expression engines that read UTF-8 cannot even name them, so they stay out of the
+# patterns and are refused here.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class EventType(StrEnum):
@@ -67,17 +99,39 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
+def _character_problem(value: str, path: str) -> str | None:
+    """What makes an id's characters unusable, or None when they are fine."""
+    found = _SURROGATE.search(value)
+    if found is not None:
+        return (
+            f"{path} must be printable Unicode text: U+{ord(found.group()):04X} at position"
+            f" {found.start()} is a lone surrogate"
+        )
+    found = _BARRED_CHARACTER.search(value)
+    if found is not None:
+        return (
+            f"{path} must be printable text, without control characters or invisible marks:"
+            f" U+{ord(found.group()):04X} at position {found.start()} is one (barred:"
+            f" {BARRED_RANGES})"
+        )
+    return None
+
+
 def id_problem(value: object, path: str, *, in_url: bool = True) -> str | None:
     """What makes `value` unusable as an id (None when it is fine): the one rule for ids."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value:
         return f"{path} must be a non-empty string, got {_show(value)}"
     if len(value) > MAX_ID_LENGTH:
-        return f"{path} is longer than {MAX_ID_LENGTH} characters"
-    if not value.isprintable() or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        return f"{path} must be printable Unicode text (no control characters or lone surrogates)"
+        return f"{path} is longer than {MAX_ID_LENGTH} characters ({len(value)})"
+    pattern = URL_ID_PATTERN if in_url else ID_PATTERN
+    if pattern.fullmatch(value) is not None and (value.isascii() or not _SURROGATE.search(value)):
+        return None
+    problem = _character_problem(value, path)
+    if problem is not None:
+        return problem
     if in_url and "/" in value:
         return f"{path} must not contain '/' (it is part of URLs)"
-    return None
+    return f"{path} must be a non-empty string, not only whitespace, got {_show(value)}"
 
 
 def _text(

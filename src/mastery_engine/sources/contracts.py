@@ -4,43 +4,94 @@ The event models document the contract that `core.events.parse_event` enforces (
 validates; these describe). `MasteryChanged` also builds the messages the consumer publishes.
 """
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
+from mastery_engine.core.access import TENANT_PATTERN
 from mastery_engine.core.alerts import Alert
 from mastery_engine.core.changes import MasteryChange
-from mastery_engine.core.instants import format_us
+from mastery_engine.core.events import (
+    BARRED_RANGES,
+    ID_PATTERN,
+    MAX_DURATION_S,
+    MAX_ID_LENGTH,
+    URL_ID_PATTERN,
+)
+from mastery_engine.core.instants import (
+    DATE_PATTERN,
+    DATE_TIME_PATTERN,
+    FIRST_DATE,
+    LAST_DATE,
+    format_us,
+)
 
-Text = Annotated[
-    str,
-    Field(min_length=1, max_length=256, pattern=r"^[^\u0000-\u001f\u007f]+$"),
-]
-PathText = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=256,
-        pattern=r"^[^/\u0000-\u001f\u007f]+$",
-        description="Printable text without '/' (it appears in URLs)",
-    ),
-]
-Instant = Annotated[
-    str, Field(description="RFC 3339 with an offset", json_schema_extra={"format": "date-time"})
+
+def json_pattern(rule: re.Pattern[str]) -> str:
+    """A rule the service applies with `fullmatch`, as a JSON Schema `pattern` (ECMA-262)."""
+    return f"^(?:{rule.pattern})$"
+
+
+# The JSON Schemas of the core's rules, for these models and the OpenAPI document alike.
+ID_RULE = (
+    f"1-{MAX_ID_LENGTH} characters, not only whitespace, no control or invisible characters"
+    f" ({BARRED_RANGES})"
+)
+ID_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_ID_LENGTH,
+    "pattern": json_pattern(ID_PATTERN),
+    "description": ID_RULE,
+}
+URL_ID_SCHEMA: dict[str, Any] = {
+    **ID_SCHEMA,
+    "pattern": json_pattern(URL_ID_PATTERN),
+    "description": f"{ID_RULE}, no '/' (it appears in URLs)",
+}
+DATE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date",
+    "pattern": json_pattern(DATE_PATTERN),
+    "description": f"YYYY-MM-DD, from {FIRST_DATE} to {LAST_DATE}",
+    "examples": ["2026-03-01"],
+}
+DATE_TIME_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": json_pattern(DATE_TIME_PATTERN),
+    "description": f"RFC 3339 with an offset ('Z' or +hh:mm), dated {FIRST_DATE} to {LAST_DATE}",
+    "examples": ["2026-03-01T10:15:00Z"],
+}
+TENANT_SCHEMA: dict[str, Any] = {"type": "string", "pattern": json_pattern(TENANT_PATTERN)}
+
+Text = Annotated[str, WithJsonSchema(ID_SCHEMA)]
+PathText = Annotated[str, WithJsonSchema(URL_ID_SCHEMA)]
+Instant = Annotated[str, WithJsonSchema(DATE_TIME_SCHEMA)]
+# What the service writes: UTC, which the written-date range of an input can put a day outside.
+UtcInstant = Annotated[
+    str, Field(description="RFC 3339 in UTC", json_schema_extra={"format": "date-time"})
 ]
 Unit = Annotated[float, Field(ge=0, le=1)]
-TenantId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+TenantId = Annotated[str, WithJsonSchema(TENANT_SCHEMA)]
 LevelName = Literal["Beginner", "Learning", "Proficient", "Mastered"]
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: Text = Field(description="Idempotency key, unique per tenant")
+    id: Text = Field(description=f"Idempotency key, unique per tenant: {ID_RULE}")
     student_id: PathText
-    occurred_at: Instant = Field(description="RFC 3339 with an offset; at most 5 min ahead")
-    tenant_id: TenantId | None = Field(
-        None, description="Broker deliveries only: the tenant, when no `tenant` header names it"
+    occurred_at: Instant = Field(
+        description="RFC 3339 with an offset, dated 1970-01-01 to 8999-12-31, and at most"
+        " 5 minutes after the server's clock (a rule no schema can state)"
+    )
+    tenant_id: TenantId | SkipJsonSchema[None] = Field(
+        None,
+        description="The caller's own tenant, if any (the service refuses any other); on a"
+        " broker, the tenant when no `tenant` header names it",
     )
 
 
@@ -76,7 +127,7 @@ class ActivityData(BaseModel):
     """Any other activity (a study session, a login)."""
 
     kind: Text
-    duration_s: Annotated[float, Field(ge=0, le=366 * 86_400)] | None = None
+    duration_s: Annotated[float, Field(ge=0, le=MAX_DURATION_S)] | None = None
 
 
 class ExerciseCompleted(_Event):
@@ -139,7 +190,7 @@ class MasteryChanged(BaseModel):
     new_mastery: Unit
     old_level: LevelName
     new_level: LevelName
-    as_of: Instant = Field(description="The instant both values were evaluated at")
+    as_of: UtcInstant = Field(description="The instant both values were evaluated at")
 
 
 class StruggleDetected(BaseModel):
@@ -152,7 +203,7 @@ class StruggleDetected(BaseModel):
     skill_id: PathText | None
     kind: Literal["repeated_error", "low_quiz_scores"]
     message: str
-    since: Instant = Field(description="When the condition began")
+    since: UtcInstant = Field(description="When the condition began")
     detail: dict[str, Any]
 
 
@@ -200,7 +251,7 @@ class DeadLetterHeaders(BaseModel):
     source_topic: str = Field(alias="dlq.source.topic")
     source_partition: Digits = Field(alias="dlq.source.partition")
     source_offset: Digits = Field(alias="dlq.source.offset")
-    failed_at: Instant = Field(alias="dlq.failed_at")
+    failed_at: UtcInstant = Field(alias="dlq.failed_at")
     tenant: TenantId | None = Field(None, description="The original tenant header, if any")
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from mastery_engine import __version__
 from mastery_engine.sources.contracts import (
     EVENT_MODELS,
+    TENANT_SCHEMA,
     DeadLetter,
     MasteryChanged,
     StruggleDetected,
@@ -21,8 +22,7 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
 KAFKA_BINDING = "0.5.0"
 TENANT_HEADER = {
-    "type": "string",
-    "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    **TENANT_SCHEMA,
     "description": "The tenant (trusted: broker ACLs decide who may produce)",
 }
 

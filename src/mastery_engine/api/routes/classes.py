@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from mastery_engine import classes
 from mastery_engine.api.class_schemas import (
     ClassDeletedOut,
     ClassesOut,
+    ClassId,
     ClassIn,
     ClassMasteryOut,
     ClassOut,
@@ -16,9 +17,9 @@ from mastery_engine.api.class_schemas import (
 )
 from mastery_engine.api.deps import ClassManager, ClassTenant, Service
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.routes.students import AsOf
-from mastery_engine.api.schemas import ERROR_RESPONSES
+from mastery_engine.api.schemas import ERROR_RESPONSES, AsOf
 from mastery_engine.core.instants import parse_as_of
+from mastery_engine.core.rosters import check_id
 from mastery_engine.summaries import DEFAULT_WEEKS, MAX_WEEKS, Summaries
 
 router = APIRouter(tags=["classes and analytics"], responses=ERROR_RESPONSES)
@@ -30,9 +31,6 @@ async def get_summaries(request: Request) -> Summaries:
     return summaries
 
 
-ClassId = Annotated[
-    str, Path(max_length=256, description="Printable, at most 256 characters, no '/'")
-]
 Weeks = Annotated[
     int, Query(ge=1, le=MAX_WEEKS, description="Trend points, one a week, the last at as_of")
 ]
@@ -48,6 +46,7 @@ async def list_classes(service: Service, tenant: ClassTenant) -> FastJSON:
 @router.get("/v1/classes/{class_id}", response_model=ClassOut, summary="A class's roster")
 async def get_class(class_id: ClassId, service: Service, tenant: ClassTenant) -> FastJSON:
     """The class's student ids, sorted; 404 for a class this tenant does not have."""
+    check_id(class_id, "class_id")
     students = await classes.get_class(service, tenant, class_id)
     return FastJSON({"class_id": class_id, "students": students})
 
@@ -64,6 +63,7 @@ async def put_class(
 @router.delete("/v1/classes/{class_id}", response_model=ClassDeletedOut, summary="Delete a class")
 async def delete_class(class_id: ClassId, service: Service, caller: ClassManager) -> FastJSON:
     """Remove the roster; the students and their data stay (admin); audited."""
+    check_id(class_id, "class_id")
     return FastJSON(await classes.delete_class(service, caller.tenant, class_id, caller.sub))
 
 
@@ -79,6 +79,7 @@ async def class_mastery(
 
     A student of the roster without events has `has_events: false` and only null cells.
     """
+    check_id(class_id, "class_id")
     at = parse_as_of(as_of) if as_of is not None else None
     found_at, matrix = await classes.class_mastery(service, tenant, class_id, at)
     return FastJSON(matrix_body(class_id, found_at, matrix))

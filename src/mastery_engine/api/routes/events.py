@@ -8,29 +8,25 @@ from fastapi import APIRouter, Request
 from mastery_engine.api.deps import IngestTenant, Service, get_settings
 from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas import ERROR_RESPONSES, EventIn, IngestResponse, ingest_body
+from mastery_engine.api.schemas import (
+    ERROR_RESPONSES,
+    EVENT_SCHEMA,
+    IngestResponse,
+    batch_schema,
+    ingest_body,
+)
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, MalformedBody, PayloadTooLarge
 from mastery_engine.metrics import Metrics
 
 router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 
-_EVENT_SCHEMA = EventIn.model_json_schema()
 BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
+        "description": "One event (a 422 when it breaks the contract), or an array of events"
+        " (each gets its own result)",
         "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        _EVENT_SCHEMA,
-                        {
-                            "type": "array",
-                            "items": _EVENT_SCHEMA,
-                            "maxItems": 1000,
-                        },
-                    ]
-                }
-            }
+            "application/json": {"schema": {"oneOf": [EVENT_SCHEMA, batch_schema("an event")]}}
         },
     }
 }

@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from mastery_engine.api.deps import StudentReader
 from mastery_engine.api.guidance_schemas import (
     AlertsOut,
     PredictionsOut,
@@ -14,8 +13,8 @@ from mastery_engine.api.guidance_schemas import (
     recommendations_body,
 )
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.routes.students import AsOf
-from mastery_engine.api.schemas import ERROR_RESPONSES
+from mastery_engine.api.routes.students import StudentReader
+from mastery_engine.api.schemas import ERROR_RESPONSES, AsOf, StudentId
 from mastery_engine.core.instants import parse_as_of
 from mastery_engine.guidance import Guidance
 
@@ -37,7 +36,7 @@ def _at(guidance: Guidance, as_of: str | None) -> int:
     summary="Ranked next steps",
 )
 async def recommendations(
-    student_id: str,
+    student_id: StudentId,
     request: Request,
     caller: StudentReader,
     limit: Annotated[int, Query(ge=1, le=50, description="At most this many steps")] = 5,
@@ -52,7 +51,7 @@ async def recommendations(
 
 @router.get("/{student_id}/alerts", response_model=AlertsOut, summary="Struggle alerts")
 async def alerts(
-    student_id: str, request: Request, caller: StudentReader, as_of: AsOf = None
+    student_id: StudentId, request: Request, caller: StudentReader, as_of: AsOf = None
 ) -> FastJSON:
     """Repeated errors, low quiz scores, inactivity, falling mastery (tenant thresholds)."""
     guidance = _guidance(request)
@@ -67,7 +66,7 @@ async def alerts(
     summary="Next-answer probability and forecast per skill",
 )
 async def predictions(
-    student_id: str, request: Request, caller: StudentReader, as_of: AsOf = None
+    student_id: StudentId, request: Request, caller: StudentReader, as_of: AsOf = None
 ) -> FastJSON:
     """P(correct) on the next quiz item; days to Proficient and Mastered with 80 % intervals."""
     guidance = _guidance(request)

@@ -1,12 +1,27 @@
 """A student's rights (erasure, export), the tenant's configuration and its audit log."""
 
+from dataclasses import fields
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import WithJsonSchema
 
-from mastery_engine.api.deps import Auditor, Configurer, Eraser, Service, StudentExporter
+from mastery_engine.api.deps import (
+    Auditor,
+    Configurer,
+    Eraser,
+    Service,
+    access_check,
+    exporter_of_student,
+)
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas import ERROR_RESPONSES
+from mastery_engine.api.schemas import ERROR_RESPONSES, StudentId
+from mastery_engine.core.access import Principal
+from mastery_engine.core.alerts import AlertThresholds
+from mastery_engine.core.curriculum import MAX_EXERCISES
+from mastery_engine.core.formula import MIN_HALF_LIFE_DAYS
+from mastery_engine.core.rosters import check_id
+from mastery_engine.core.rules import WEIGHT_NAMES
 
 router = APIRouter(tags=["privacy and configuration"], responses=ERROR_RESPONSES)
 
@@ -17,15 +32,94 @@ CONFIG_EXAMPLE = {
     "curriculum": {"skills": [{"id": "basics", "exercises": 10, "prerequisites": []}]},
 }
 
+# The configuration document as `core.rules.rules_from` reads it; every key is optional (an
+# absent one keeps the default). Rules no schema can state are in the descriptions: weights
+# sum to 1; skill ids are distinct, prerequisites name skills of the curriculum, no cycles.
+WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SKILL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "exercises"],
+    "properties": {
+        "id": {
+            "type": "string",
+            "pattern": f"[^{WHITESPACE}]",
+            "description": "Not only whitespace; distinct within the curriculum",
+        },
+        "exercises": {"type": "integer", "minimum": 1, "maximum": MAX_EXERCISES},
+        "prerequisites": {
+            "description": "Ids of skills of this curriculum, without cycles; null or an empty"
+            " value (false, 0, '', {}) means none",
+            "anyOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"enum": [None, False, 0, ""]},
+                {"type": "object", "maxProperties": 0},
+            ],
+        },
+    },
+}
+SKILLS_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "items": SKILL_SCHEMA}
+
+
+def _threshold(name: str, default: object) -> dict[str, Any]:
+    """The schema of one alert threshold (core.alerts.AlertThresholds checks the same)."""
+    if isinstance(default, int):
+        return {"type": "integer", "minimum": 1, "maximum": 366, "description": "Whole number"}
+    top = 24 * 366 if name == "repeated_error_hours" else 1
+    return {"type": "number", "exclusiveMinimum": 0, "maximum": top}
+
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "weights": {
+            "type": "object",
+            "description": "Non-negative and summing to 1",
+            "additionalProperties": False,
+            "required": list(WEIGHT_NAMES),
+            "properties": {name: {"type": "number", "minimum": 0} for name in WEIGHT_NAMES},
+        },
+        "half_life_days": {"type": "number", "minimum": MIN_HALF_LIFE_DAYS},
+        "window_days": {"type": "integer", "minimum": 1, "maximum": 366},
+        "curriculum": {
+            "description": "{'skills': [...]}, or the list of skills itself",
+            "anyOf": [
+                {"type": "object", "required": ["skills"], "properties": {"skills": SKILLS_SCHEMA}},
+                SKILLS_SCHEMA,
+            ],
+        },
+        "desired_retention": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "alerts": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {f.name: _threshold(f.name, f.default) for f in fields(AlertThresholds)},
+        },
+    },
+    "examples": [CONFIG_EXAMPLE],
+}
+
+
+@access_check
+async def student_exporter(request: Request, student_id: StudentId) -> Principal:
+    """`deps.exporter_of_student` of a student id under the id rule (see `student_reader`)."""
+    check_id(student_id, "student_id")
+    return await exporter_of_student(request, student_id)
+
+
+StudentExporter = Annotated[Principal, Depends(student_exporter)]
+
 
 @router.delete("/v1/students/{student_id}", summary="Erase a student (GDPR Art. 17)")
-async def erase_student(student_id: str, service: Service, caller: Eraser) -> FastJSON:
+async def erase_student(student_id: StudentId, service: Service, caller: Eraser) -> FastJSON:
     """Remove every record of the student in this tenant; calling it again removes nothing."""
+    check_id(student_id, "student_id")
     return FastJSON(await service.erase(caller.tenant, student_id, caller.sub))
 
 
 @router.get("/v1/students/{student_id}/export", summary="Export a student (GDPR Art. 15, 20)")
-async def export_student(student_id: str, service: Service, caller: StudentExporter) -> FastJSON:
+async def export_student(
+    student_id: StudentId, service: Service, caller: StudentExporter
+) -> FastJSON:
     """Everything held about the student: aggregates, kept raw events and current mastery."""
     return FastJSON(await service.export(caller.tenant, student_id, caller.sub))
 
@@ -40,7 +134,7 @@ async def get_config(service: Service, caller: Configurer) -> FastJSON:
 async def put_config(
     service: Service,
     caller: Configurer,
-    document: Annotated[dict[str, Any], Body(examples=[CONFIG_EXAMPLE])],
+    document: Annotated[dict[str, Any], Body(), WithJsonSchema(CONFIG_SCHEMA)],
 ) -> FastJSON:
     """Validated (weights non-negative summing to 1, acyclic curriculum); applies at once."""
     return FastJSON(await service.configure(caller.tenant, document, caller.sub))

@@ -10,36 +10,65 @@ from mastery_engine.api.deps import IngestTenant, Service, get_service, get_sett
 from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.routes.events import decode, read_limited
-from mastery_engine.api.schemas import ERROR_RESPONSES, IngestResponse, ingest_body
+from mastery_engine.api.schemas import (
+    ERROR_RESPONSES,
+    IngestResponse,
+    batch_schema,
+    ingest_body,
+    inlined,
+)
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest
 from mastery_engine.core.instants import format_us
 from mastery_engine.metrics import Metrics
 from mastery_engine.settings import Settings
-from mastery_engine.sources.caliper import event_to_canonical, parse_envelope
+from mastery_engine.sources.caliper import (
+    ENVELOPE_FIELDS,
+    Envelope,
+    event_to_canonical,
+    parse_envelope,
+)
 from mastery_engine.sources.intake import ingest_mapped
 from mastery_engine.sources.mapping import SkillRule
-from mastery_engine.sources.xapi import statement_to_event
+from mastery_engine.sources.xapi import Statement, statement_to_event
 
 router = APIRouter(tags=["learning records"], responses=ERROR_RESPONSES)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Body is not JSON"},
     413: {"description": "More than 1,000 records or 1 MiB"},
-    422: {"description": "A lone record cannot be mapped or breaks the event contract"},
+    422: {"description": "The body is not a statement, an array or an envelope"},
+}
+# What makes a JSON object a statement: the fields the mapping cannot do without. The rest
+# (a mapped verb, a student, a skill, the event contract) is checked statement by statement,
+# as it depends on the deployment's settings, the tenant and relations between fields.
+STATEMENT_FIELDS = tuple(
+    name for name, field in Statement.model_fields.items() if field.is_required()
+)
+STATEMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": list(STATEMENT_FIELDS),
+    "description": "One xAPI 1.0.3 statement; mapped onto an event, it gets its result",
 }
 XAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "One xAPI 1.0.3 statement or an array of statements",
         "content": {
-            "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}}
+            "application/json": {
+                "schema": {"oneOf": [STATEMENT_SCHEMA, batch_schema("a statement")]}
+            }
         },
     }
+}
+_ENVELOPE = inlined(Envelope.model_json_schema())
+_ENVELOPE["properties"]["data"] |= {
+    **batch_schema("a Caliper event"),
+    "minItems": 1,
 }
 CALIPER_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "A Caliper 1.2 envelope: sensor, sendTime, dataVersion, data (events)",
-        "content": {"application/json": {"schema": {"type": "object"}}},
+        "description": f"A Caliper 1.2 envelope: {ENVELOPE_FIELDS}",
+        "content": {"application/json": {"schema": _ENVELOPE}},
     }
 }
 
@@ -66,15 +95,11 @@ async def _ingest(
     tenant: str,
     items: list[Any],
     convert: Callable[[object], dict[str, Any]],
-    lone: bool,
     channel: str,
 ) -> FastJSON:
     report = await ingest_mapped(get_service(request), tenant, items, convert)
     metrics: Metrics = request.app.state.metrics
     metrics.ingested(channel, report)
-    only = report.results[0] if lone else None
-    if only is not None and only.error is not None:
-        raise InvalidEvent(only.error, field=only.field)
     return FastJSON(ingest_body(report))
 
 
@@ -90,19 +115,29 @@ def _rule(settings: Settings, extension: str | None) -> SkillRule:
     responses=RESPONSES,
 )
 async def post_statements(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
-    """Map each statement onto an event (statement id = event id) and apply them as one batch."""
+    """Map each statement onto an event (statement id = event id) and apply them as one batch.
+
+    Every statement gets its result, a lone one too: one the mapping cannot take is `rejected`
+    with the reason.
+    """
     payload = await _payload(request, tenant, _statements)
     settings = get_settings(request)
     rule = _rule(settings, settings.xapi_skill_extension)
     convert = partial(statement_to_event, rule=rule, received_at=format_us(service.clock()))
-    if isinstance(payload, dict):
-        return await _ingest(request, tenant, [payload], convert, lone=True, channel="xapi")
     if isinstance(payload, list):
-        return await _ingest(request, tenant, payload, convert, lone=False, channel="xapi")
-    raise InvalidRequest(
-        f"body must be a statement object or an array of statements, got a JSON"
-        f" {type(payload).__name__}"
-    )
+        return await _ingest(request, tenant, payload, convert, channel="xapi")
+    if not isinstance(payload, dict):
+        raise InvalidRequest(
+            f"body must be a statement object or an array of statements, got a JSON"
+            f" {type(payload).__name__}"
+        )
+    missing = [name for name in STATEMENT_FIELDS if name not in payload]
+    if missing:
+        raise InvalidEvent(
+            f"a statement needs {', '.join(STATEMENT_FIELDS)}; missing: {', '.join(missing)}",
+            field=missing[0],
+        )
+    return await _ingest(request, tenant, [payload], convert, channel="xapi")
 
 
 @router.post(
@@ -120,4 +155,4 @@ async def post_caliper(request: Request, tenant: IngestTenant) -> FastJSON:
     convert = partial(event_to_canonical, rule=_rule(settings, settings.caliper_skill_extension))
     if not envelope.data:
         raise InvalidEvent("data: the envelope holds no events", field="data")
-    return await _ingest(request, tenant, envelope.data, convert, lone=False, channel="caliper")
+    return await _ingest(request, tenant, envelope.data, convert, channel="caliper")

@@ -2,32 +2,57 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import WithJsonSchema
 
-from mastery_engine.api.deps import ClassTenant, Service, StudentReader
+from mastery_engine.api.deps import ClassTenant, Service, access_check, reader_of_student
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import (
     ERROR_RESPONSES,
+    AsOf,
     HistoryOut,
     SkillDetailOut,
+    SkillId,
+    StudentId,
     StudentMasteryOut,
     explanation_body,
     history_body,
     skill_body,
     student_body,
 )
+from mastery_engine.core.access import Principal
 from mastery_engine.core.instants import format_us, parse_as_of, parse_date
+from mastery_engine.core.rosters import check_id
+from mastery_engine.service import MAX_HISTORY_DAYS
+from mastery_engine.sources.contracts import DATE_SCHEMA
 
 router = APIRouter(prefix="/v1/students", tags=["mastery"], responses=ERROR_RESPONSES)
 
-AsOf = Annotated[
-    str | None,
-    Query(
-        description="A date (end of that UTC day) or an RFC 3339 date-time; default now",
-        examples=["2026-03-01", "2026-03-01T12:00:00Z"],
-    ),
-]
+
+@access_check
+async def student_reader(request: Request, student_id: StudentId) -> Principal:
+    """`deps.reader_of_student` of a student id under the id rule (so documented in OpenAPI).
+
+    A dependency's declaration of a parameter is the one OpenAPI shows, so the id's type is
+    declared here, in the access check, rather than only in the route.
+    """
+    check_id(student_id, "student_id")
+    return await reader_of_student(request, student_id)
+
+
+StudentReader = Annotated[Principal, Depends(student_reader)]
 DEFAULT_HISTORY_DAYS = 30
+SPAN = f"from <= to, at most {MAX_HISTORY_DAYS} days apart"
+From = Annotated[
+    str | None,
+    Query(alias="from", description=f"First UTC date; default to - 29 days ({SPAN})"),
+    WithJsonSchema(DATE_SCHEMA),
+]
+To = Annotated[
+    str | None,
+    Query(description=f"Last UTC date; default today ({SPAN})"),
+    WithJsonSchema(DATE_SCHEMA),
+]
 
 
 @router.get("", summary="Students of the tenant")
@@ -38,7 +63,7 @@ async def list_students(service: Service, tenant: ClassTenant) -> FastJSON:
 
 @router.get("/{student_id}/mastery", response_model=StudentMasteryOut, summary="All skills")
 async def student_mastery(
-    student_id: str, service: Service, caller: StudentReader, as_of: AsOf = None
+    student_id: StudentId, service: Service, caller: StudentReader, as_of: AsOf = None
 ) -> FastJSON:
     """Every curriculum skill, plus any other skill the student has events for."""
     at = parse_as_of(as_of) if as_of is not None else None
@@ -51,13 +76,14 @@ async def student_mastery(
     summary="One skill, explained",
 )
 async def skill_mastery(
-    student_id: str,
-    skill_id: str,
+    student_id: StudentId,
+    skill_id: SkillId,
     service: Service,
     caller: StudentReader,
     as_of: AsOf = None,
 ) -> FastJSON:
     """Mastery of one skill, its components, weights, contributions and best next step."""
+    check_id(skill_id, "skill_id")
     at = parse_as_of(as_of) if as_of is not None else None
     mastery, explanation = await service.skill_mastery(caller.tenant, student_id, skill_id, at)
     return FastJSON(
@@ -76,16 +102,15 @@ async def skill_mastery(
     summary="Daily mastery series",
 )
 async def skill_history(
-    student_id: str,
-    skill_id: str,
+    student_id: StudentId,
+    skill_id: SkillId,
     service: Service,
     caller: StudentReader,
-    from_: Annotated[
-        str | None, Query(alias="from", description="First UTC date; default to - 29 days")
-    ] = None,
-    to: Annotated[str | None, Query(description="Last UTC date; default today")] = None,
+    from_: From = None,
+    to: To = None,
 ) -> FastJSON:
     """One point per UTC day from `from` to `to` inclusive, each at the end of its day."""
+    check_id(skill_id, "skill_id")
     last = parse_date(to, "to") if to is not None else service.today()
     first = parse_date(from_, "from") if from_ is not None else last - DEFAULT_HISTORY_DAYS + 1
     points = await service.history(caller.tenant, student_id, skill_id, range(first, last + 1))
