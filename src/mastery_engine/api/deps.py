@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Request
 
+from mastery_engine.api.schemas import StudentId
 from mastery_engine.core.access import TENANT_RULE, Action, Principal, Role, is_tenant
 from mastery_engine.core.errors import Forbidden, InvalidRequest, Unauthenticated
+from mastery_engine.core.rosters import check_id
 from mastery_engine.service import MasteryService
 from mastery_engine.settings import Settings
 
@@ -105,18 +107,22 @@ async def get_tenant(request: Request) -> str:
     return (await get_caller(request)).tenant
 
 
+# A dependency's declaration of a path parameter is the one OpenAPI shows, so the student
+# id is declared (and checked by the id rule) here, in the access checks that take it.
 @access_check
-async def reader_of_student(request: Request, student_id: str) -> Principal:
+async def reader_of_student(request: Request, student_id: StudentId) -> Principal:
     """A caller who may read this student's mastery."""
     caller = await get_caller(request)
+    check_id(student_id, "student_id")
     caller.require(Action.READ_STUDENT, student_id)
     return caller
 
 
 @access_check
-async def exporter_of_student(request: Request, student_id: str) -> Principal:
+async def exporter_of_student(request: Request, student_id: StudentId) -> Principal:
     """A caller who may export this student's data (an admin, or the student)."""
     caller = await get_caller(request)
+    check_id(student_id, "student_id")
     caller.require(Action.EXPORT, student_id)
     return caller
 

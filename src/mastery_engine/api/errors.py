@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from mastery_engine.core.errors import (
@@ -106,6 +107,13 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(str(exc.detail), "http_error"), exc.status_code, headers=headers)
 
 
+async def _gone(request: Request, exc: Exception) -> JSONResponse:
+    # A client that left mid-request (or was cut off as too slow) is not an error of ours.
+    log.info("client left during %s %s before its body arrived", request.method, request.url.path)
+    message = "the client closed the connection before its request body arrived"
+    return JSONResponse(error_body(message, "client_disconnected"), 400)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("internal error; it has been logged", "internal"), 500)
@@ -116,4 +124,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(MasteryError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(ClientDisconnect, _gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 
 from mastery_engine.api.deps import AppSettings, DaprSidecar, Service
 from mastery_engine.api.routes.events import read_limited
-from mastery_engine.api.schemas import ERROR_RESPONSES
+from mastery_engine.api.schemas import DAPR_BODY, ERROR_RESPONSES
 from mastery_engine.metrics import Metrics
 from mastery_engine.sources.dapr import deliver, subscriptions
 from mastery_engine.sources.decode import DecodeRules
@@ -33,6 +33,7 @@ async def subscribe(settings: AppSettings) -> list[dict[str, Any]]:
     EVENTS_ROUTE,
     summary="A CloudEvent delivered by Dapr",
     responses={200: {"description": '{"status": "SUCCESS" | "RETRY" | "DROP"}'}},
+    openapi_extra=DAPR_BODY,
 )
 async def dapr_event(request: Request, service: Service, settings: AppSettings) -> dict[str, str]:
     """Ingest the event; SUCCESS (applied or duplicate), DROP (never valid), RETRY (store down)."""

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from mastery_engine.api.deps import StudentReader
 from mastery_engine.api.guidance_schemas import (
     AlertsOut,
     PredictionsOut,
@@ -13,10 +14,9 @@ from mastery_engine.api.guidance_schemas import (
     recommendations_body,
 )
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.routes.students import StudentReader
 from mastery_engine.api.schemas import ERROR_RESPONSES, AsOf, StudentId
 from mastery_engine.core.instants import parse_as_of
-from mastery_engine.guidance import Guidance
+from mastery_engine.guidance import MAX_RECOMMENDATIONS, Guidance
 
 router = APIRouter(prefix="/v1/students", tags=["guidance"], responses=ERROR_RESPONSES)
 
@@ -39,7 +39,9 @@ async def recommendations(
     student_id: StudentId,
     request: Request,
     caller: StudentReader,
-    limit: Annotated[int, Query(ge=1, le=50, description="At most this many steps")] = 5,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_RECOMMENDATIONS, description="At most this many steps")
+    ] = 5,
     as_of: AsOf = None,
 ) -> FastJSON:
     """Skills whose prerequisites are met, the step that adds most to each, reviews due."""

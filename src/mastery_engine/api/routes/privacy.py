@@ -3,7 +3,7 @@
 from dataclasses import fields
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query
 from pydantic import WithJsonSchema
 
 from mastery_engine.api.deps import (
@@ -11,12 +11,10 @@ from mastery_engine.api.deps import (
     Configurer,
     Eraser,
     Service,
-    access_check,
-    exporter_of_student,
+    StudentExporter,
 )
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import ERROR_RESPONSES, StudentId
-from mastery_engine.core.access import Principal
 from mastery_engine.core.alerts import AlertThresholds
 from mastery_engine.core.curriculum import MAX_EXERCISES
 from mastery_engine.core.formula import MIN_HALF_LIFE_DAYS
@@ -97,16 +95,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
     },
     "examples": [CONFIG_EXAMPLE],
 }
-
-
-@access_check
-async def student_exporter(request: Request, student_id: StudentId) -> Principal:
-    """`deps.exporter_of_student` of a student id under the id rule (see `student_reader`)."""
-    check_id(student_id, "student_id")
-    return await exporter_of_student(request, student_id)
-
-
-StudentExporter = Annotated[Principal, Depends(student_exporter)]
 
 
 @router.delete("/v1/students/{student_id}", summary="Erase a student (GDPR Art. 17)")

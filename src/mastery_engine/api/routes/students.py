@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import WithJsonSchema
 
-from mastery_engine.api.deps import ClassTenant, Service, access_check, reader_of_student
+from mastery_engine.api.deps import ClassTenant, Service, StudentReader
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas import (
     ERROR_RESPONSES,
@@ -20,7 +20,6 @@ from mastery_engine.api.schemas import (
     skill_body,
     student_body,
 )
-from mastery_engine.core.access import Principal
 from mastery_engine.core.instants import format_us, parse_as_of, parse_date
 from mastery_engine.core.rosters import check_id
 from mastery_engine.service import MAX_HISTORY_DAYS
@@ -29,18 +28,6 @@ from mastery_engine.sources.contracts import DATE_SCHEMA
 router = APIRouter(prefix="/v1/students", tags=["mastery"], responses=ERROR_RESPONSES)
 
 
-@access_check
-async def student_reader(request: Request, student_id: StudentId) -> Principal:
-    """`deps.reader_of_student` of a student id under the id rule (so documented in OpenAPI).
-
-    A dependency's declaration of a parameter is the one OpenAPI shows, so the id's type is
-    declared here, in the access check, rather than only in the route.
-    """
-    check_id(student_id, "student_id")
-    return await reader_of_student(request, student_id)
-
-
-StudentReader = Annotated[Principal, Depends(student_reader)]
 DEFAULT_HISTORY_DAYS = 30
 SPAN = f"from <= to, at most {MAX_HISTORY_DAYS} days apart"
 From = Annotated[
