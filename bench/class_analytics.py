@@ -32,9 +32,9 @@ import report
 import seed_scale
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.formula import FormulaConfig
-from mastery_engine.service import MasteryService
+from mastery_engine.service.analytics import ANALYTICS, MAX_WEEKS, Job, compute
+from mastery_engine.service.mastery import MasteryService
 from mastery_engine.stores import open_store
-from mastery_engine.summaries import ANALYTICS, MAX_WEEKS, Job, compute
 from openloop import OpenLoop
 from query_latency import run_figures
 from service_process import ServiceProcess

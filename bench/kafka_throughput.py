@@ -34,7 +34,7 @@ sys.path.insert(0, str(report.ROOT))  # the broker helper shared with the tests
 from tests.kafka_broker import Broker, produce, start_broker
 
 from mastery_engine.settings import Settings
-from mastery_engine.sources.kafka_worker import consume
+from mastery_engine.sources.kafka.worker import consume
 
 TENANT = "bench"
 TARGETS = {"redis": 20_000.0}

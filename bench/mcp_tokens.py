@@ -13,9 +13,9 @@ from typing import Any
 import report
 from mastery_engine.core.access import Principal, Role
 from mastery_engine.core.formula import Level
-from mastery_engine.demo import PROFILES, demo_events
-from mastery_engine.guidance import Guidance
-from mastery_engine.mcp import acting_as, build_server
+from mastery_engine.mcp.server import acting_as, build_server
+from mastery_engine.service.demo import PROFILES, demo_events
+from mastery_engine.service.guidance import Guidance
 from mastery_engine.settings import Settings
 from mastery_engine.wiring import load_model, open_service
 

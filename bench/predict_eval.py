@@ -32,7 +32,7 @@ from scipy.stats import rankdata
 
 import report
 from mastery_engine.core.prediction import FEATURES
-from mastery_engine.fitting import Design, design_of, fit_weights
+from mastery_engine.service.fitting import Design, design_of, fit_weights
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "assist2015" / "train_valid.csv"
 CLI = str(Path(sys.executable).with_name("mastery-engine"))

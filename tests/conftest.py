@@ -11,7 +11,7 @@ from mastery_engine.api import create_app
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.formula import FormulaConfig
 from mastery_engine.core.instants import parse_rfc3339
-from mastery_engine.service import MasteryService
+from mastery_engine.service.mastery import MasteryService
 from mastery_engine.settings import Settings
 from mastery_engine.stores import Store, open_store
 from tests.backends import BACKENDS, fresh_store_url

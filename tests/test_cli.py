@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mastery_engine.cli import app
+from mastery_engine.cli.main import app
 from tests.backends import fresh_store_url
 from tests.conftest import event
 

@@ -12,7 +12,7 @@ import httpx
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.formula import FormulaConfig
 from mastery_engine.core.instants import parse_as_of
-from mastery_engine.service import MasteryService
+from mastery_engine.service.mastery import MasteryService
 from mastery_engine.stores.memory import MemoryStore
 from tests.conftest import fixed_clock
 from tests.serving import free_port, serve

@@ -169,7 +169,7 @@ def test_a_rollout_never_drops_a_request() -> None:
     spec, annotations = template["spec"], _annotations(template)
     sleep, seconds = spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep == "sleep"
-    cli = (ROOT / "src" / "mastery_engine" / "cli.py").read_text()
+    cli = (ROOT / "src" / "mastery_engine" / "cli" / "main.py").read_text()
     drain = re.search(r"timeout_graceful_shutdown=(\d+)", cli)
     assert drain, "cli.serve no longer names uvicorn's timeout_graceful_shutdown"
     grace = spec["terminationGracePeriodSeconds"]
@@ -487,8 +487,8 @@ def test_the_build_context_holds_the_sources_and_nothing_else() -> None:
     files = [p for root in roots for p in [root, *root.rglob("*")] if p.is_file()]
     needed = [p.relative_to(ROOT).as_posix() for p in files]
     needed = [p for p in needed if not re.search(r"__pycache__|\.egg-info", p)]
-    assert "src/mastery_engine/cli.py" in needed and "pyproject.toml" in needed
+    assert "src/mastery_engine/cli/main.py" in needed and "pyproject.toml" in needed
     assert [p for p in needed if _ignored(p, patterns)] == []
     unwanted = [".venv/bin/python", ".git/HEAD", "tests/conftest.py", "bench/results/q.json"]
-    unwanted += ["mastery.db", "src/mastery_engine/__pycache__/cli.cpython-311.pyc", ".env"]
+    unwanted += ["mastery.db", "src/mastery_engine/cli/__pycache__/main.cpython-311.pyc", ".env"]
     assert [p for p in unwanted if not _ignored(p, patterns)] == []

@@ -21,8 +21,8 @@ from mastery_engine.api.routes.mcp import McpEndpoint
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.formula import FormulaConfig
 from mastery_engine.core.prediction import DEFAULT_MODEL
-from mastery_engine.guidance import Guidance
-from mastery_engine.service import MasteryService
+from mastery_engine.service.guidance import Guidance
+from mastery_engine.service.mastery import MasteryService
 from mastery_engine.stores.memory import MemoryStore
 from tests.serving import free_port, serve
 

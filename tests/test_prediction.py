@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from mastery_engine.cli import app
+from mastery_engine.cli.main import app
 from mastery_engine.core.aggregates import StudentAggregates, contribution, fold
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.events import Event, parse_event

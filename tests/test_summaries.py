@@ -6,8 +6,8 @@ import pytest
 
 from mastery_engine.core.errors import InvalidRequest, NotReady
 from mastery_engine.core.instants import US_PER_SECOND
-from mastery_engine.service import MasteryService
-from mastery_engine.summaries import ANALYTICS, MAX_JOBS, Job, Summaries
+from mastery_engine.service.analytics import ANALYTICS, MAX_JOBS, Job, Summaries
+from mastery_engine.service.mastery import MasteryService
 from tests.conftest import NOW, event
 
 

@@ -8,7 +8,7 @@ import pytest
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.formula import FormulaConfig, Level
-from mastery_engine.service import MasteryService, Status, TrackedIngest
+from mastery_engine.service.mastery import MasteryService, Status, TrackedIngest
 from mastery_engine.stores.memory import MemoryStore
 from tests.conftest import event, fixed_clock
 

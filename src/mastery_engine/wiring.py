@@ -11,7 +11,7 @@ from mastery_engine.core.curriculum import DEFAULT_CURRICULUM, Curriculum
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.formula import FormulaConfig, Weights
 from mastery_engine.core.prediction import DEFAULT_MODEL, PredictionModel
-from mastery_engine.service import MasteryService, wall_clock_us
+from mastery_engine.service.mastery import MasteryService, wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.stores import Store, open_store
 from mastery_engine.stores.timed import Observer, TimedStore

@@ -16,7 +16,7 @@ from schemathesis import Case, HookContext
 
 from mastery_engine.core.instants import US_PER_DAY, parse_date, parse_rfc3339
 from mastery_engine.core.rules import WEIGHT_NAMES
-from mastery_engine.service import MAX_HISTORY_DAYS
+from mastery_engine.service.mastery import MAX_HISTORY_DAYS
 
 TENANT = "fuzz"  # the tenant of the fuzzing token
 PAST = "2026-01-01T00:00:00Z"

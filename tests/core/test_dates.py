@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mastery_engine.api.schemas import AS_OF_SCHEMA
+from mastery_engine.api.schemas.common import AS_OF_SCHEMA
 from mastery_engine.core.errors import InvalidRequest
 from mastery_engine.core.instants import (
     DATE_PATTERN,
@@ -17,7 +17,7 @@ from mastery_engine.core.instants import (
     parse_date,
     parse_rfc3339,
 )
-from mastery_engine.sources.contracts import DATE_SCHEMA, DATE_TIME_SCHEMA
+from mastery_engine.formats.contracts import DATE_SCHEMA, DATE_TIME_SCHEMA
 
 # ECMA-262 patterns and asserted formats, as Schemathesis judges them.
 AS_OF = jsonschema_rs.validator_for(AS_OF_SCHEMA, validate_formats=True)

@@ -9,7 +9,7 @@ from mastery_engine.core.events import (
     URL_ID_PATTERN,
     id_problem,
 )
-from mastery_engine.sources.contracts import ID_SCHEMA, URL_ID_SCHEMA
+from mastery_engine.formats.contracts import ID_SCHEMA, URL_ID_SCHEMA
 
 # JSON Schema patterns are ECMA-262, where `$` is the end of the text: a validator of that
 # dialect (the one Schemathesis uses) judges them, not Python's `re.search`.

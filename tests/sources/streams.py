@@ -12,7 +12,7 @@ from typing import Any
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.formula import FormulaConfig
 from mastery_engine.core.instants import parse_as_of
-from mastery_engine.service import MasteryService
+from mastery_engine.service.mastery import MasteryService
 from mastery_engine.settings import Settings
 from mastery_engine.stores.memory import MemoryStore
 from mastery_engine.wiring import open_service

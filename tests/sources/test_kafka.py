@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from mastery_engine.core.changes import significant
+from mastery_engine.formats.contracts import DeadLetterHeaders, MasteryChanged
 from mastery_engine.settings import Settings
-from mastery_engine.sources.contracts import DeadLetterHeaders, MasteryChanged
-from mastery_engine.sources.kafka import ConsumeStats
-from mastery_engine.sources.kafka_dlq import header, headers_of
-from mastery_engine.sources.kafka_worker import consume, replay_dead_letters
+from mastery_engine.sources.kafka.consumer import ConsumeStats
+from mastery_engine.sources.kafka.dlq import header, headers_of
+from mastery_engine.sources.kafka.worker import consume, replay_dead_letters
 from tests.kafka_broker import produce, read_topic
 from tests.sources.streams import (
     Topics,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from mastery_engine.sources.kafka_worker import consume
+from mastery_engine.sources.kafka.worker import consume
 from tests.kafka_broker import produce, read_topic
 from tests.serving import free_port
 from tests.sources.streams import Topics, mixed_stream

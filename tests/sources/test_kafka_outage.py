@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mastery_engine.settings import Settings
-from mastery_engine.sources.kafka import ConsumeStats
-from mastery_engine.sources.kafka_worker import consume
+from mastery_engine.sources.kafka.consumer import ConsumeStats
+from mastery_engine.sources.kafka.worker import consume
 from tests.kafka_broker import produce, read_topic
 from tests.postgres_server import postgres_server
 from tests.redis_server import start_server

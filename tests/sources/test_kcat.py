@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mastery_engine.sources.kafka_worker import consume
+from mastery_engine.sources.kafka.worker import consume
 from tests.sources.streams import Topics, make_events, tenant_of
 
 

@@ -8,8 +8,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from typer.testing import CliRunner
 
-from mastery_engine.cli import app
-from mastery_engine.sources.schemas import asyncapi_yaml, json_schemas
+from mastery_engine.cli.main import app
+from mastery_engine.formats.schemas import asyncapi_yaml, json_schemas
 from tests.conftest import event
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas"

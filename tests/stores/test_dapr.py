@@ -18,8 +18,8 @@ import yaml
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import parse_event
 from mastery_engine.stores import open_store
-from mastery_engine.stores.dapr import DaprStore
-from mastery_engine.stores.dapr_tenant import ATTEMPTS
+from mastery_engine.stores.dapr.store import DaprStore
+from mastery_engine.stores.dapr.tenant import ATTEMPTS
 from tests.conftest import NOW, event
 from tests.dapr_sidecar import DaprSidecar, Dropped, running_sidecar
 from tests.stores.test_contract import ev

@@ -14,7 +14,7 @@ import pytest
 
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.stores import Store, open_store
-from mastery_engine.stores.postgres import PostgresStore
+from mastery_engine.stores.postgres.store import PostgresStore
 from tests.backends import POSTGRES_URL, drop_postgres_schema, postgres_rows, unique
 from tests.conftest import NOW
 from tests.serving import free_port

@@ -14,7 +14,7 @@ from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event, EventType, parse_event
 from mastery_engine.core.instants import MAX_US
 from mastery_engine.stores import open_store
-from mastery_engine.stores.redis import RedisStore
+from mastery_engine.stores.redis.store import RedisStore
 from tests.backends import REDIS_URL, drop_redis_prefix, redis_keys, unique
 from tests.conftest import NOW, event
 from tests.redis_server import start_server

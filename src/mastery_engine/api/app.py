@@ -15,6 +15,7 @@ from mastery_engine import __version__
 from mastery_engine.api import errors
 from mastery_engine.api.auth import JwksKeys, TokenVerifier
 from mastery_engine.api.guards import IngestLimiter, SecurityHeaders
+from mastery_engine.api.metrics import Metrics
 from mastery_engine.api.openapi import document_security
 from mastery_engine.api.routes import (
     classes,
@@ -29,16 +30,15 @@ from mastery_engine.api.routes import (
     students,
 )
 from mastery_engine.api.routes.mcp import McpEndpoint
-from mastery_engine.api.schemas import ERROR_RESPONSES
+from mastery_engine.api.schemas.common import ERROR_RESPONSES
 from mastery_engine.api.telemetry import RequestTelemetry
+from mastery_engine.api.tracing import install as install_tracing
 from mastery_engine.core.errors import StoreUnavailable
-from mastery_engine.demo import demo_events
-from mastery_engine.guidance import Guidance
-from mastery_engine.metrics import Metrics
-from mastery_engine.service import MasteryService, Status, wall_clock_us
+from mastery_engine.service.analytics import Summaries
+from mastery_engine.service.demo import demo_events
+from mastery_engine.service.guidance import Guidance
+from mastery_engine.service.mastery import MasteryService, Status, wall_clock_us
 from mastery_engine.settings import Settings
-from mastery_engine.summaries import Summaries
-from mastery_engine.tracing import install as install_tracing
 from mastery_engine.wiring import load_model, open_service
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Request
 
-from mastery_engine.api.schemas import StudentId
+from mastery_engine.api.schemas.common import StudentId
 from mastery_engine.core.access import TENANT_RULE, Action, Principal, Role, is_tenant
 from mastery_engine.core.errors import Forbidden, InvalidRequest, Unauthenticated
 from mastery_engine.core.rosters import check_id
-from mastery_engine.service import MasteryService
+from mastery_engine.service.mastery import MasteryService
 from mastery_engine.settings import Settings
 
 if TYPE_CHECKING:

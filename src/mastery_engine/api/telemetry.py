@@ -6,8 +6,8 @@ from random import getrandbits
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mastery_engine.api.metrics import Metrics
 from mastery_engine.logs import request_id
-from mastery_engine.metrics import Metrics
 
 REQUEST_ID = b"x-request-id"
 # A caller's id is kept when it is short, printable and safe in a header and a log line.

@@ -27,19 +27,19 @@ async def open_store(url: str, *, retention_days: int = 90, timeout_s: float = 2
 
         return MemoryStore()
     if scheme == "sqlite":
-        from mastery_engine.stores.sqlite import SQLiteStore
+        from mastery_engine.stores.sqlite.store import SQLiteStore
 
         return await SQLiteStore.open(url, timeout_s)
     if scheme in ("redis", "rediss"):
-        from mastery_engine.stores.redis import RedisStore
+        from mastery_engine.stores.redis.store import RedisStore
 
         return await RedisStore.open(url, retention_days, timeout_s)
     if scheme in ("postgresql", "postgres"):
-        from mastery_engine.stores.postgres import PostgresStore
+        from mastery_engine.stores.postgres.store import PostgresStore
 
         return await PostgresStore.open(url, timeout_s)
     if scheme == "dapr":
-        from mastery_engine.stores.dapr import DaprStore
+        from mastery_engine.stores.dapr.store import DaprStore
 
         return await DaprStore.open(url, retention_days, timeout_s)
     raise InvalidConfig(

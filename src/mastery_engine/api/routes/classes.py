@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from mastery_engine import classes
-from mastery_engine.api.class_schemas import (
+from mastery_engine.api.deps import ClassManager, ClassTenant, Service
+from mastery_engine.api.responses import FastJSON
+from mastery_engine.api.schemas.classes import (
     ClassDeletedOut,
     ClassesOut,
     ClassId,
@@ -15,12 +16,11 @@ from mastery_engine.api.class_schemas import (
     TenantAnalyticsOut,
     matrix_body,
 )
-from mastery_engine.api.deps import ClassManager, ClassTenant, Service
-from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas import ERROR_RESPONSES, AsOf
+from mastery_engine.api.schemas.common import ERROR_RESPONSES, AsOf
 from mastery_engine.core.instants import parse_as_of
 from mastery_engine.core.rosters import check_id
-from mastery_engine.summaries import DEFAULT_WEEKS, MAX_WEEKS, Summaries
+from mastery_engine.service import classes
+from mastery_engine.service.analytics import DEFAULT_WEEKS, MAX_WEEKS, Summaries
 
 router = APIRouter(tags=["classes and analytics"], responses=ERROR_RESPONSES)
 

@@ -12,12 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from mastery_engine.api.deps import AppSettings, DaprSidecar, Service
+from mastery_engine.api.metrics import Metrics
 from mastery_engine.api.routes.events import read_limited
-from mastery_engine.api.schemas import DAPR_BODY, ERROR_RESPONSES
-from mastery_engine.metrics import Metrics
+from mastery_engine.api.schemas.common import DAPR_BODY, ERROR_RESPONSES
+from mastery_engine.formats.decode import DecodeRules
+from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.sources.dapr import deliver, subscriptions
-from mastery_engine.sources.decode import DecodeRules
-from mastery_engine.sources.mapping import SkillRule
 
 router = APIRouter(tags=["dapr"], responses=ERROR_RESPONSES, dependencies=[DaprSidecar])
 EVENTS_ROUTE = "/dapr/events"

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request
 
 from mastery_engine.api.deps import IngestTenant, Service, get_settings
 from mastery_engine.api.guards import IngestLimiter
+from mastery_engine.api.metrics import Metrics
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas import (
+from mastery_engine.api.schemas.common import (
     ERROR_RESPONSES,
     EVENT_SCHEMA,
     IngestResponse,
@@ -16,7 +17,6 @@ from mastery_engine.api.schemas import (
     ingest_body,
 )
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, MalformedBody, PayloadTooLarge
-from mastery_engine.metrics import Metrics
 
 router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 

@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from mastery_engine.api.deps import StudentReader
-from mastery_engine.api.guidance_schemas import (
+from mastery_engine.api.responses import FastJSON
+from mastery_engine.api.schemas.common import ERROR_RESPONSES, AsOf, StudentId
+from mastery_engine.api.schemas.guidance import (
     AlertsOut,
     PredictionsOut,
     RecommendationsOut,
@@ -13,10 +15,8 @@ from mastery_engine.api.guidance_schemas import (
     predictions_body,
     recommendations_body,
 )
-from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas import ERROR_RESPONSES, AsOf, StudentId
 from mastery_engine.core.instants import parse_as_of
-from mastery_engine.guidance import MAX_RECOMMENDATIONS, Guidance
+from mastery_engine.service.guidance import MAX_RECOMMENDATIONS, Guidance
 
 router = APIRouter(prefix="/v1/students", tags=["guidance"], responses=ERROR_RESPONSES)
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from mastery_engine.api.deps import AppSettings, Service
-from mastery_engine.api.schemas import ERROR_RESPONSES
+from mastery_engine.api.schemas.common import ERROR_RESPONSES
 from mastery_engine.core.errors import StoreUnavailable
 
 router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)

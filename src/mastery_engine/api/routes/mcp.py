@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mastery_engine.api.deps import Caller
 from mastery_engine.core.access import Principal
-from mastery_engine.guidance import Guidance
+from mastery_engine.service.guidance import Guidance
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -68,7 +68,7 @@ class McpEndpoint:
     async def _serve(self, ready: "asyncio.Future[ASGIApp]") -> None:
         # The session manager's task group lives in this task, from the start to `close`.
         try:
-            from mastery_engine.mcp import build_server
+            from mastery_engine.mcp.server import build_server
 
             server = build_server(self.guidance)
             transport = streamable_app(server, self.auth_on)
@@ -96,7 +96,7 @@ class _Forward(Response):
         self.principal = principal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from mastery_engine.mcp import acting_as
+        from mastery_engine.mcp.server import acting_as
 
         with acting_as(self.principal):
             await self.app(scope, receive, send)

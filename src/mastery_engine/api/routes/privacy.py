@@ -14,7 +14,7 @@ from mastery_engine.api.deps import (
     StudentExporter,
 )
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas import ERROR_RESPONSES, StudentId
+from mastery_engine.api.schemas.common import ERROR_RESPONSES, StudentId
 from mastery_engine.core.alerts import AlertThresholds
 from mastery_engine.core.curriculum import MAX_EXERCISES
 from mastery_engine.core.formula import MIN_HALF_LIFE_DAYS

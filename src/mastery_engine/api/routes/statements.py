@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 
 from mastery_engine.api.deps import IngestTenant, Service, get_service, get_settings
 from mastery_engine.api.guards import IngestLimiter
+from mastery_engine.api.metrics import Metrics
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.routes.events import decode, read_limited
-from mastery_engine.api.schemas import (
+from mastery_engine.api.schemas.common import (
     ERROR_RESPONSES,
     IngestResponse,
     batch_schema,
@@ -19,17 +20,16 @@ from mastery_engine.api.schemas import (
 )
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest
 from mastery_engine.core.instants import format_us
-from mastery_engine.metrics import Metrics
-from mastery_engine.settings import Settings
-from mastery_engine.sources.caliper import (
+from mastery_engine.formats.caliper import (
     ENVELOPE_FIELDS,
     Envelope,
     event_to_canonical,
     parse_envelope,
 )
-from mastery_engine.sources.intake import ingest_mapped
-from mastery_engine.sources.mapping import SkillRule
-from mastery_engine.sources.xapi import Statement, statement_to_event
+from mastery_engine.formats.intake import ingest_mapped
+from mastery_engine.formats.mapping import SkillRule
+from mastery_engine.formats.xapi import Statement, statement_to_event
+from mastery_engine.settings import Settings
 
 router = APIRouter(tags=["learning records"], responses=ERROR_RESPONSES)
 RESPONSES: dict[int | str, dict[str, Any]] = {

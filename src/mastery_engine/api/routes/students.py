@@ -7,7 +7,7 @@ from pydantic import WithJsonSchema
 
 from mastery_engine.api.deps import ClassTenant, Service, StudentReader
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas import (
+from mastery_engine.api.schemas.common import (
     ERROR_RESPONSES,
     AsOf,
     HistoryOut,
@@ -22,8 +22,8 @@ from mastery_engine.api.schemas import (
 )
 from mastery_engine.core.instants import format_us, parse_as_of, parse_date
 from mastery_engine.core.rosters import check_id
-from mastery_engine.service import MAX_HISTORY_DAYS
-from mastery_engine.sources.contracts import DATE_SCHEMA
+from mastery_engine.formats.contracts import DATE_SCHEMA
+from mastery_engine.service.mastery import MAX_HISTORY_DAYS
 
 router = APIRouter(prefix="/v1/students", tags=["mastery"], responses=ERROR_RESPONSES)
 

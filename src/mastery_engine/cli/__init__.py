@@ -1,0 +1,1 @@
+"""The `mastery-engine` command line: serve and data commands, streams, models, agents."""

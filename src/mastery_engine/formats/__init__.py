@@ -1,0 +1,1 @@
+"""Wire formats: the canonical contract, CloudEvents, xAPI, Caliper, schema generation."""

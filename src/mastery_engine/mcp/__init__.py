@@ -1,0 +1,1 @@
+"""The MCP server for tutor agents and its compact text answers."""

@@ -1,0 +1,1 @@
+"""The use cases: ingest and mastery, classes, guidance, analytics, fitting, the demo."""

@@ -1,0 +1,163 @@
+"""Use cases that look ahead: next steps, struggle alerts, forecasts, next-answer predictions.
+
+Each reads one student's aggregates once (plus the raw events still kept, for alerts) and
+hands them to the pure core; nothing here is stored.
+"""
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from mastery_engine.core.aggregates import StudentAggregates
+from mastery_engine.core.alerts import Alert, alerts, low_quiz_scores, repeated_errors
+from mastery_engine.core.events import Event
+from mastery_engine.core.forecast import Forecast, forecast
+from mastery_engine.core.formula import SkillMastery, evaluate_student
+from mastery_engine.core.history import HistoryPoint, history
+from mastery_engine.core.instants import US_PER_DAY, day_of
+from mastery_engine.core.memory_model import MemoryParams, retrievability, skill_memory
+from mastery_engine.core.prediction import PredictionModel, p_correct
+from mastery_engine.core.recommend import Recommendation, recommend
+from mastery_engine.core.rules import Rules
+from mastery_engine.service.mastery import MasteryService
+
+SERIES_DAYS = 28  # daily history behind forecasts and the falling-mastery alert
+# Most steps one recommendations call returns (HTTP `limit`, MCP `recommend_next`).
+MAX_RECOMMENDATIONS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SkillOutlook:
+    """One skill's next-answer probability and its forecast."""
+
+    skill_id: str
+    mastery: float
+    p_correct: float
+    forecast: Forecast
+
+
+@dataclass(frozen=True, slots=True)
+class _Student:
+    aggregates: StudentAggregates
+    rules: Rules
+    skills: list[SkillMastery]
+    at: int
+
+
+class Guidance:
+    """Recommendations, alerts, forecasts and predictions, on top of the mastery service."""
+
+    def __init__(
+        self, service: MasteryService, model: PredictionModel, memory: MemoryParams | None = None
+    ) -> None:
+        self.service = service
+        self.model = model
+        self.memory = memory or MemoryParams()
+
+    async def _student(self, tenant: str, student_id: str, as_of: int | None) -> _Student:
+        at = self.service.clock() if as_of is None else as_of
+        aggregates = await self.service.aggregates(tenant, student_id, at)
+        rules = await self.service.rules(tenant)
+        skills = evaluate_student(aggregates, at, rules.curriculum, rules.config)
+        return _Student(aggregates, rules, skills, at)
+
+    def _recall(self, student: _Student) -> dict[str, float]:
+        """Retrievability now of every skill with quiz history."""
+        recall = {}
+        for skill in student.skills:
+            state = skill_memory(student.aggregates, skill.skill_id, student.at, self.memory)
+            if state is not None:
+                recall[skill.skill_id] = retrievability(state, student.at / US_PER_DAY, self.memory)
+        return recall
+
+    def _series(self, student: _Student) -> dict[str, list[HistoryPoint]]:
+        """Each skill's mastery at the end of the last SERIES_DAYS days."""
+        last = day_of(student.at)
+        days = range(last - SERIES_DAYS + 1, last + 1)
+        curriculum, config = student.rules.curriculum, student.rules.config
+        return {
+            s.skill_id: history(student.aggregates, s.skill_id, days, curriculum, config)
+            for s in student.skills
+        }
+
+    async def recommendations(
+        self, tenant: str, student_id: str, as_of: int | None, limit: int
+    ) -> list[Recommendation]:
+        """The best next steps: eligible skills' largest gains, and reviews due."""
+        student = await self._student(tenant, student_id, as_of)
+        rules = student.rules
+        return recommend(
+            student.skills,
+            rules.curriculum,
+            rules.config,
+            self._recall(student),
+            desired_retention=rules.desired_retention,
+            limit=limit,
+        )
+
+    async def alerts(self, tenant: str, student_id: str, as_of: int | None) -> list[Alert]:
+        """Struggle alerts: repeated errors, low quiz scores, inactivity, falling mastery."""
+        student = await self._student(tenant, student_id, as_of)
+        kept = await self.service.store.events_of(tenant, student_id)
+        events = [stored.event for stored in kept if stored.event.occurred_at <= student.at]
+        series = self._series(student)
+        return alerts(student.aggregates, events, series, student.at, student.rules.alerts)
+
+    async def outlook(
+        self, tenant: str, student_id: str, as_of: int | None
+    ) -> tuple[int, Sequence[SkillOutlook]]:
+        """Per skill: P(correct) on its next quiz item and the days to Proficient / Mastered."""
+        student = await self._student(tenant, student_id, as_of)
+        series = self._series(student)
+        return student.at, [
+            SkillOutlook(
+                s.skill_id,
+                s.mastery,
+                p_correct(student.aggregates, s.skill_id, student.at, self.model),
+                forecast(s.skill_id, series[s.skill_id]),
+            )
+            for s in student.skills
+        ]
+
+    async def struggles(
+        self, tenant: str, items: Sequence[object], applied: Collection[str]
+    ) -> list[tuple[str, Alert]]:
+        """(student, alert) for each struggle alert the batch's applied events made fire.
+
+        Evaluated at the student's latest new event, before and after the batch, on the raw
+        events still kept: only repeated errors and low quiz scores are event-driven.
+        """
+        fresh = _struggle_candidates(items, applied)
+        rules = await self.service.rules(tenant)
+        fired = []
+        for student_id, ids in sorted(fresh.items()):
+            kept = [
+                stored.event for stored in await self.service.store.events_of(tenant, student_id)
+            ]
+            at = max((e.occurred_at for e in kept if e.id in ids), default=None)
+            if at is None:
+                continue
+            before = _event_alerts([e for e in kept if e.id not in ids], at, rules)
+            for key, alert in _event_alerts(kept, at, rules).items():
+                if key not in before:
+                    fired.append((student_id, alert))
+        return fired
+
+
+def _struggle_candidates(items: Sequence[object], applied: Collection[str]) -> dict[str, set[str]]:
+    """Per student, the ids of applied quiz grades and failed attempts."""
+    fresh: dict[str, set[str]] = {}
+    for raw in items:
+        if not isinstance(raw, Mapping) or raw.get("id") not in applied:
+            continue
+        data = raw.get("data")
+        failed = isinstance(data, Mapping) and data.get("passed") is False
+        if raw.get("type") == "quiz.graded" or (raw.get("type") == "exercise.attempted" and failed):
+            fresh.setdefault(str(raw["student_id"]), set()).add(str(raw["id"]))
+    return fresh
+
+
+def _event_alerts(
+    events: Sequence[Event], at: int, rules: Rules
+) -> dict[tuple[str, str | None], Alert]:
+    found = [*repeated_errors(events, at, rules.alerts), *low_quiz_scores(events, at, rules.alerts)]
+    return {(a.kind.value, a.skill_id): a for a in found}

@@ -1,0 +1,1 @@
+"""The Kafka consumer group member: consume, dead letters, publishing, offsets, metrics."""

@@ -1,0 +1,1 @@
+"""The Dapr state store, through the sidecar's HTTP state API."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL store: a connection pool, additive upserts, SQL migrations."""
