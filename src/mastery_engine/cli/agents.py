@@ -6,7 +6,9 @@ import logging
 import typer
 
 from mastery_engine import logs
+from mastery_engine.cli.common import fail
 from mastery_engine.core.access import Principal, Role
+from mastery_engine.core.errors import MasteryError
 from mastery_engine.service.guidance import Guidance
 from mastery_engine.settings import Settings
 from mastery_engine.wiring import load_model, open_service
@@ -32,4 +34,7 @@ def mcp() -> None:
     # stdout carries the protocol: logs go to stderr only, and quietly.
     logs.configure("WARNING" if settings.log_level == "INFO" else settings.log_level, "text")
     logging.getLogger("mcp").setLevel(logging.WARNING)
-    asyncio.run(_serve_stdio(settings))
+    try:
+        asyncio.run(_serve_stdio(settings))
+    except MasteryError as exc:
+        fail(exc)

@@ -2,12 +2,14 @@
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from mastery_engine import logs
 from mastery_engine.core.errors import MasteryError
 from mastery_engine.settings import Settings
 
 console = Console()
+errors = Console(stderr=True)
 
 
 def load_settings() -> Settings:
@@ -17,7 +19,11 @@ def load_settings() -> Settings:
     return settings
 
 
-def fail(exc: MasteryError) -> None:
-    """Print the error's message and exit with status 2."""
-    console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
+def fail(error: MasteryError | str) -> None:
+    """Print the error's message on one line of standard error and exit with status 2.
+
+    The message is printed as it is: rich markup would swallow `[fit]` in a pip hint.
+    """
+    message = error.message if isinstance(error, MasteryError) else error
+    errors.print(Text.assemble(("error: ", "red"), message), soft_wrap=True)
     raise typer.Exit(2)

@@ -20,7 +20,7 @@ from mastery_engine.core.instants import format_us, parse_as_of
 from mastery_engine.jsonl import read_lines
 from mastery_engine.service.mastery import MasteryService, Status
 from mastery_engine.settings import Settings
-from mastery_engine.stores import open_store
+from mastery_engine.stores import open_store, require_driver
 from mastery_engine.wiring import open_service
 
 app = typer.Typer(help="Mastery Engine: mastery per student and skill, from learning events.")
@@ -40,6 +40,10 @@ def serve(
     from mastery_engine.api.connections import deadline_protocol  # FastAPI: serve only
 
     settings = load_settings()
+    try:
+        require_driver(settings.store_url)
+    except MasteryError as exc:
+        fail(exc)
     uvicorn.run(
         "mastery_engine.api.app:create_app",
         factory=True,

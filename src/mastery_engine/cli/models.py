@@ -11,11 +11,13 @@ import orjson
 import typer
 from rich.console import Console
 
+from mastery_engine.cli.common import fail
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import MasteryError
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import format_us, parse_rfc3339
 from mastery_engine.core.prediction import p_correct
+from mastery_engine.extras import require
 from mastery_engine.service.fitting import ReplayStats, fit_model, replay
 from mastery_engine.wiring import load_model
 
@@ -34,17 +36,12 @@ def _say(text: str) -> None:
     console.print(text, soft_wrap=True, highlight=False)
 
 
-def _fail(message: str) -> None:
-    _say(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
-
-
 def _folds(text: str | None) -> set[str] | None:
     if text is None:
         return None
     chosen = {part.strip() for part in text.split(",") if part.strip()}
     if not chosen or not all(part.isdigit() for part in chosen):
-        _fail(f"--folds must be comma-separated fold numbers such as 0,1, got {text!r}")
+        fail(f"--folds must be comma-separated fold numbers such as 0,1, got {text!r}")
     return chosen
 
 
@@ -53,13 +50,13 @@ def _pykt_events(row: dict[str, str], number: int, start: int) -> Iterator[dict[
     uid = row["uid"]
     concepts, responses = row["concepts"].split(","), row["responses"].split(",")
     if len(concepts) != len(responses):
-        _fail(f"line {number}: {len(concepts)} concepts but {len(responses)} responses")
+        fail(f"line {number}: {len(concepts)} concepts but {len(responses)} responses")
     for i, (raw_concept, raw_response) in enumerate(zip(concepts, responses, strict=True)):
         concept, response = raw_concept.strip(), raw_response.strip()
         if PADDING in (concept, response):
             continue
         if response not in ("0", "1") or not concept.isdigit():
-            _fail(
+            fail(
                 f"line {number}, position {i}: expected a concept id and a 0/1 response,"
                 f" got {concept!r}, {response!r}"
             )
@@ -100,7 +97,7 @@ def import_pykt(
         needed = PYKT_COLUMNS + (("fold",) if chosen is not None else ())
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
         if missing:
-            _fail(f"{source} lacks the pyKT column(s) {', '.join(missing)}")
+            fail(f"{source} lacks the pyKT column(s) {', '.join(missing)}")
         for number, row in enumerate(reader, 2):
             if chosen is not None and row["fold"].strip() not in chosen:
                 continue
@@ -121,12 +118,10 @@ def fit(
 ) -> None:
     """Fit the next-answer model on the quiz.graded events of a file, replayed in file order."""
     try:
+        require("fit", "fit")
         model, report = fit_model(events, per_skill=not pooled)
     except MasteryError as exc:
-        _fail(exc.message)
-        return
-    except ModuleNotFoundError as exc:
-        _fail(f"fit needs numpy and scipy: pip install 'mastery-engine[fit]' ({exc})")
+        fail(exc)
         return
     out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     _show_stats(report["stats"])
@@ -156,7 +151,7 @@ def predict_replay(
     try:
         model = load_model(model_path)
     except MasteryError as exc:
-        _fail(exc.message)
+        fail(exc.message)
         return
     began = time.perf_counter()
     with out.open("w", newline="", encoding="utf-8") as sink:

@@ -9,6 +9,7 @@ import typer
 
 from mastery_engine.cli.common import console, fail, load_settings
 from mastery_engine.core.errors import MasteryError
+from mastery_engine.extras import require
 
 streams = typer.Typer()
 dlq = typer.Typer(help="Dead letters of the Kafka consumer.")
@@ -29,9 +30,10 @@ def consume(
 ) -> None:
     """Consume MASTERY_KAFKA_TOPIC as a member of MASTERY_KAFKA_GROUP until SIGTERM or SIGINT."""
     settings = load_settings()
-    from mastery_engine.sources.kafka.worker import consume as run
-
     try:
+        require("kafka", "consume")
+        from mastery_engine.sources.kafka.worker import consume as run
+
         stats = asyncio.run(run(settings, until_idle_s=until_idle, max_messages=max_messages))
     except MasteryError as exc:
         fail(exc)
@@ -56,9 +58,10 @@ def dlq_replay(
 ) -> None:
     """Send dead letters back to their source topic (key and headers kept), after a fix."""
     settings = load_settings()
-    from mastery_engine.sources.kafka.worker import replay_dead_letters
-
     try:
+        require("kafka", "dlq replay")
+        from mastery_engine.sources.kafka.worker import replay_dead_letters
+
         stats = replay_dead_letters(
             settings,
             group=group or f"{settings.kafka_group}.dlq-replay",

@@ -36,6 +36,12 @@ class InvalidConfig(MasteryError):
     code = "invalid_config"
 
 
+class MissingExtra(InvalidConfig):
+    """A configured feature needs an optional extra that is not installed."""
+
+    code = "missing_extra"
+
+
 class PayloadTooLarge(MasteryError):
     """A request carries more than the service accepts at once."""
 

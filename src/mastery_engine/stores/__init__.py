@@ -1,6 +1,7 @@
 """State stores, chosen by URL scheme; drivers are imported only when used."""
 
 from mastery_engine.core.errors import InvalidConfig
+from mastery_engine.extras import require
 from mastery_engine.stores.base import Store
 
 SCHEMES = (
@@ -13,6 +14,17 @@ SCHEMES = (
 )
 
 
+# scheme -> the optional extra its driver comes with
+EXTRAS = {"redis": "redis", "rediss": "redis", "postgresql": "postgres", "postgres": "postgres"}
+
+
+def require_driver(url: str) -> None:
+    """Raise `MissingExtra` when the store a URL names needs an extra that is not installed."""
+    scheme = url.split("://", 1)[0]
+    if scheme in EXTRAS:
+        require(EXTRAS[scheme], f"the {EXTRAS[scheme]} store ({scheme}://)")
+
+
 async def open_store(url: str, *, retention_days: int = 90, timeout_s: float = 2.0) -> Store:
     """Open the store a URL names (see SCHEMES).
 
@@ -22,6 +34,7 @@ async def open_store(url: str, *, retention_days: int = 90, timeout_s: float = 2
     a pooled connection); a URL option naming one explicitly wins.
     """
     scheme = url.split("://", 1)[0] if "://" in url else ""
+    require_driver(url)
     if scheme == "memory":
         from mastery_engine.stores.memory import MemoryStore
 
@@ -48,4 +61,4 @@ async def open_store(url: str, *, retention_days: int = 90, timeout_s: float = 2
     )
 
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "open_store", "require_driver"]
