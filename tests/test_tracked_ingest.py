@@ -8,7 +8,8 @@ import pytest
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.formula import FormulaConfig, Level
-from mastery_engine.service.mastery import MasteryService, Status, TrackedIngest
+from mastery_engine.service.mastery import MasteryService
+from mastery_engine.service.outcomes import Status, TrackedIngest
 from mastery_engine.stores.memory import MemoryStore
 from tests.conftest import event, fixed_clock
 

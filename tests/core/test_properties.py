@@ -10,7 +10,8 @@ from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.formula import FormulaConfig, evaluate
 from mastery_engine.core.history import history
 from mastery_engine.core.instants import US_PER_SECOND, day_of, end_of_day, format_us
-from mastery_engine.service.mastery import MasteryService, StudentMastery
+from mastery_engine.service.mastery import MasteryService
+from mastery_engine.service.outcomes import StudentMastery
 from mastery_engine.stores.memory import MemoryStore
 from tests.conftest import NOW, fixed_clock
 

@@ -37,7 +37,8 @@ from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.service.analytics import Summaries
 from mastery_engine.service.demo import demo_events
 from mastery_engine.service.guidance import Guidance
-from mastery_engine.service.mastery import MasteryService, Status, wall_clock_us
+from mastery_engine.service.mastery import MasteryService, wall_clock_us
+from mastery_engine.service.outcomes import Status
 from mastery_engine.settings import Settings
 from mastery_engine.wiring import load_model, open_service
 

@@ -3,7 +3,7 @@
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.registry import Collector
 
-from mastery_engine.service.mastery import IngestReport, Status
+from mastery_engine.service.outcomes import IngestReport, Status
 
 # Seconds; the service answers in about a millisecond, so the fine end matters most.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

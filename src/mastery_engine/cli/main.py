@@ -18,7 +18,8 @@ from mastery_engine.core.access import Role
 from mastery_engine.core.errors import MasteryError
 from mastery_engine.core.instants import format_us, parse_as_of
 from mastery_engine.jsonl import read_lines
-from mastery_engine.service.mastery import MasteryService, Status
+from mastery_engine.service.mastery import MasteryService
+from mastery_engine.service.outcomes import Status
 from mastery_engine.settings import Settings
 from mastery_engine.stores import open_store, require_driver
 from mastery_engine.wiring import open_service

@@ -93,11 +93,6 @@ def retrievability(state: MemoryState, at_days: float, params: MemoryParams) -> 
     return float((1.0 + params.factor * elapsed / state.stability) ** -params.decay)
 
 
-def days_until(state: MemoryState, retention: float, params: MemoryParams) -> float:
-    """Days after the last review at which retrievability falls to `retention`."""
-    return float(state.stability / params.factor * (retention ** (-1.0 / params.decay) - 1.0))
-
-
 def _initial_difficulty(rating: int, w: tuple[float, ...]) -> float:
     return w[4] - math.exp(w[5] * (rating - 1)) + 1.0
 

@@ -191,9 +191,3 @@ def event_to_canonical(raw: object, rule: SkillRule) -> dict[str, Any]:
     if skill is None:
         raise InvalidEvent(rule.explain(activity), field="object.id")
     return {**canonical, "skill_id": skill}
-
-
-def event_id_of(raw: object) -> str | None:
-    """The id a raw Caliper event carries, for reporting a rejection."""
-    value = raw.get("id") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) and value.isprintable() else None

@@ -4,7 +4,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mastery_engine.core.errors import InvalidEvent, PayloadTooLarge
-from mastery_engine.service.mastery import IngestReport, MasteryService, Outcome, Status
+from mastery_engine.service.mastery import MasteryService
+from mastery_engine.service.outcomes import IngestReport, Outcome, Status
 
 
 def printable_id(raw: object) -> str | None:

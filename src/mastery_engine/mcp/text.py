@@ -8,7 +8,7 @@ from mastery_engine.core.explain import Explanation
 from mastery_engine.core.formula import SkillMastery
 from mastery_engine.core.instants import format_us
 from mastery_engine.core.recommend import Recommendation
-from mastery_engine.service.mastery import IngestReport, StudentMastery
+from mastery_engine.service.outcomes import IngestReport, StudentMastery
 
 
 def _day(at: int) -> str:

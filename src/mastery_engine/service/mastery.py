@@ -2,16 +2,14 @@
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.changes import DEFAULT_THRESHOLD, MasteryChange, changes
 from mastery_engine.core.curriculum import Curriculum
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest, NotFound, PayloadTooLarge
-from mastery_engine.core.events import Event, id_problem, parse_event
+from mastery_engine.core.events import Event, parse_event
 from mastery_engine.core.explain import Explanation, explain
 from mastery_engine.core.export import export_document
 from mastery_engine.core.formula import FormulaConfig, SkillMastery, evaluate, evaluate_student
@@ -26,6 +24,15 @@ from mastery_engine.core.instants import (
 )
 from mastery_engine.core.rosters import CLASSES, classes_of
 from mastery_engine.core.rules import Rules, document_of, rules_from
+from mastery_engine.service.batches import by_student, same_tenant, skill_named
+from mastery_engine.service.outcomes import (
+    Baseline,
+    IngestReport,
+    Outcome,
+    Status,
+    StudentMastery,
+    TrackedIngest,
+)
 from mastery_engine.stores.base import Store
 
 MAX_HISTORY_DAYS = 366
@@ -37,94 +44,6 @@ CHANGE_WINDOW_DAYS = 7
 def wall_clock_us() -> int:
     """Now, in UTC microseconds since the epoch."""
     return time.time_ns() // 1000
-
-
-class Status(StrEnum):
-    """Outcome of one event of a batch."""
-
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What happened to one submitted event."""
-
-    id: str | None
-    status: Status
-    error: str | None = None
-    field: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IngestReport:
-    """Per-event outcomes of a batch, in submission order."""
-
-    results: tuple[Outcome, ...]
-
-    def count(self, status: Status) -> int:
-        """How many events ended with this status."""
-        return sum(1 for r in self.results if r.status is status)
-
-
-@dataclass(frozen=True, slots=True)
-class TrackedIngest:
-    """A batch's outcomes, the significant mastery moves it caused, and the ids of the events
-    it applied (its accepted ones; after an interrupted attempt, its duplicates too)."""
-
-    report: IngestReport
-    changes: tuple[MasteryChange, ...]
-    applied: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Baseline:
-    """The mastery of the skills a batch names, read before it is applied, and the instant."""
-
-    at: int
-    skills: dict[str, list[SkillMastery]]
-
-
-def _usable_id(value: object) -> str | None:
-    """An id usable as a student or skill id (the event is validated in full later)."""
-    return value if isinstance(value, str) and id_problem(value, "id") is None else None
-
-
-def _skill_named(raw: object) -> tuple[str, str] | None:
-    """(student, skill) an item names, if both are usable."""
-    if not isinstance(raw, dict):
-        return None
-    student, skill = _usable_id(raw.get("student_id")), _usable_id(raw.get("skill_id"))
-    return (student, skill) if student and skill else None
-
-
-def _by_student(pairs: Iterable[tuple[str, str] | None]) -> dict[str, list[str]]:
-    """Each student's distinct skills, in first-seen order."""
-    skills: dict[str, dict[str, None]] = {}
-    for pair in pairs:
-        if pair is not None:
-            skills.setdefault(pair[0], {})[pair[1]] = None
-    return {student: list(named) for student, named in skills.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class StudentMastery:
-    """Every skill of one student at one instant."""
-
-    student_id: str
-    as_of: int
-    skills: tuple[SkillMastery, ...]
-
-
-def _same_tenant(raw: object, tenant: str) -> None:
-    """An event may name its tenant, but only the caller's own."""
-    named = raw.get("tenant_id", tenant) if isinstance(raw, dict) else tenant
-    if named != tenant:
-        raise InvalidEvent(
-            f"tenant_id {named!r} does not match the caller's tenant {tenant!r}",
-            field="tenant_id",
-        )
 
 
 class MasteryService:
@@ -166,7 +85,7 @@ class MasteryService:
         valid: list[tuple[int, Event]] = []  # (position in the batch, event)
         for raw in items:
             try:
-                _same_tenant(raw, tenant)
+                same_tenant(raw, tenant)
                 valid.append((len(outcomes), self.validate(raw)))
                 outcomes.append(Outcome(None, Status.ACCEPTED))  # settled below
             except InvalidEvent as exc:
@@ -183,8 +102,8 @@ class MasteryService:
     async def baseline(self, tenant: str, items: Sequence[object]) -> Baseline:
         """The mastery of the (student, skill) pairs a batch names, now."""
         at = self.clock()
-        named = [_skill_named(raw) for raw in items]
-        return Baseline(at, await self._skills_at(tenant, _by_student(named), at))
+        named = [skill_named(raw) for raw in items]
+        return Baseline(at, await self._skills_at(tenant, by_student(named), at))
 
     async def ingest_tracked(
         self,
@@ -210,9 +129,9 @@ class MasteryService:
             baseline = await self.baseline(tenant, items)
         report = await self.ingest(tenant, items)
         own = {Status.ACCEPTED, Status.DUPLICATE} if interrupted else {Status.ACCEPTED}
-        named = [_skill_named(raw) for raw in items]
+        named = [skill_named(raw) for raw in items]
         fresh = [n for n, r in zip(named, report.results, strict=True) if r.status in own]
-        after = await self._skills_at(tenant, _by_student(fresh), baseline.at)
+        after = await self._skills_at(tenant, by_student(fresh), baseline.at)
         moves: list[MasteryChange] = []
         for student, skills in sorted(after.items()):
             moves += changes(student, baseline.skills[student], skills, baseline.at, threshold)

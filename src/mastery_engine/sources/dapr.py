@@ -17,7 +17,8 @@ import orjson
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.instants import format_us
 from mastery_engine.formats.decode import Decoded, DecodeRules, Reason, decode_document
-from mastery_engine.service.mastery import MasteryService, Status
+from mastery_engine.service.mastery import MasteryService
+from mastery_engine.service.outcomes import Status
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from mastery_engine.formats.contracts import (
     TENANT_SCHEMA,
     URL_ID_SCHEMA,
 )
-from mastery_engine.service.mastery import IngestReport, Status, StudentMastery
+from mastery_engine.service.outcomes import IngestReport, Status, StudentMastery
 from mastery_engine.settings import Settings
 
 EVENT_EXAMPLE: dict[str, Any] = {

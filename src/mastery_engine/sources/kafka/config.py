@@ -90,8 +90,3 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         | {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
         | settings.kafka_options
     )
-
-
-def admin_config(settings: Settings) -> dict[str, Any]:
-    """An admin client (topic creation in tests and tools)."""
-    return client_config(settings) | settings.kafka_options

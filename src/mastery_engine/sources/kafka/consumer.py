@@ -21,7 +21,8 @@ from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.instants import format_us
 from mastery_engine.formats.decode import Decoded, Reason, decode_value
 from mastery_engine.service.guidance import Guidance
-from mastery_engine.service.mastery import Baseline, MasteryService, Status, TrackedIngest
+from mastery_engine.service.mastery import MasteryService
+from mastery_engine.service.outcomes import Baseline, Status, TrackedIngest
 from mastery_engine.sources.kafka.config import StreamOptions
 from mastery_engine.sources.kafka.dlq import header
 from mastery_engine.sources.kafka.offsets import commit, lag, next_offsets, partition_of

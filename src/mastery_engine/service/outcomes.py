@@ -1,0 +1,64 @@
+"""What the use cases answer: per-event outcomes of an ingest, the moves it caused, a
+student's mastery at an instant."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mastery_engine.core.changes import MasteryChange
+from mastery_engine.core.formula import SkillMastery
+
+
+class Status(StrEnum):
+    """Outcome of one event of a batch."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one submitted event."""
+
+    id: str | None
+    status: Status
+    error: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """Per-event outcomes of a batch, in submission order."""
+
+    results: tuple[Outcome, ...]
+
+    def count(self, status: Status) -> int:
+        """How many events ended with this status."""
+        return sum(1 for r in self.results if r.status is status)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedIngest:
+    """A batch's outcomes, the significant mastery moves it caused, and the ids of the events
+    it applied (its accepted ones; after an interrupted attempt, its duplicates too)."""
+
+    report: IngestReport
+    changes: tuple[MasteryChange, ...]
+    applied: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The mastery of the skills a batch names, read before it is applied, and the instant."""
+
+    at: int
+    skills: dict[str, list[SkillMastery]]
+
+
+@dataclass(frozen=True, slots=True)
+class StudentMastery:
+    """Every skill of one student at one instant."""
+
+    student_id: str
+    as_of: int
+    skills: tuple[SkillMastery, ...]
