@@ -109,6 +109,13 @@ class Settings(BaseSettings):
         0.05, gt=0, le=1, description="Mastery move that is announced even without a new level"
     )
     dapr_pubsub: str = Field("pubsub", min_length=1, description="Dapr pub/sub component name")
+    # Set by the Dapr sidecar itself (no MASTERY_ prefix): its HTTP port and API token.
+    dapr_http_port: int | None = Field(
+        None, ge=1, le=65535, validation_alias="DAPR_HTTP_PORT", description="dapr:// default port"
+    )
+    dapr_api_token: SecretStr | None = Field(
+        None, validation_alias="DAPR_API_TOKEN", description="Sent to the sidecar's state API"
+    )
     dapr_app_token: SecretStr | None = Field(
         None, description="When set, Dapr deliveries must carry it in `dapr-api-token`"
     )

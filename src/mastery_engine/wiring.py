@@ -14,6 +14,7 @@ from mastery_engine.core.prediction import DEFAULT_MODEL, PredictionModel
 from mastery_engine.service.mastery import MasteryService, wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.stores import Store, open_store
+from mastery_engine.stores.base import Sidecar
 from mastery_engine.stores.timed import Observer, TimedStore
 
 
@@ -51,6 +52,19 @@ def formula_config(settings: Settings) -> FormulaConfig:
     return FormulaConfig(weights, settings.half_life_days, settings.window_days)
 
 
+async def open_configured_store(settings: Settings) -> Store:
+    """The store the settings name, each backend handed its settings (no backend reads the
+    environment itself)."""
+    token = settings.dapr_api_token
+    sidecar = Sidecar(settings.dapr_http_port, token.get_secret_value() if token else None)
+    return await open_store(
+        settings.store_url,
+        retention_days=settings.retention_days,
+        timeout_s=settings.store_timeout_seconds,
+        sidecar=sidecar,
+    )
+
+
 @asynccontextmanager
 async def open_service(
     settings: Settings, clock: Callable[[], int] = wall_clock_us, observe: Observer | None = None
@@ -60,9 +74,7 @@ async def open_service(
     curriculum = load_curriculum(settings.curriculum_path)
     config = formula_config(settings)
     timeout_s = settings.store_timeout_seconds
-    opened = await open_store(
-        settings.store_url, retention_days=settings.retention_days, timeout_s=timeout_s
-    )
+    opened = await open_configured_store(settings)
     store: Store = TimedStore(opened, timeout_s, observe)
     try:
         yield MasteryService(

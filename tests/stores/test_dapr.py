@@ -17,9 +17,12 @@ import yaml
 
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import parse_event
+from mastery_engine.settings import Settings
 from mastery_engine.stores import open_store
+from mastery_engine.stores.base import Sidecar
 from mastery_engine.stores.dapr.store import DaprStore
 from mastery_engine.stores.dapr.tenant import ATTEMPTS
+from mastery_engine.wiring import open_configured_store
 from tests.conftest import NOW, event
 from tests.dapr_sidecar import DaprSidecar, Dropped, running_sidecar
 from tests.stores.test_contract import ev
@@ -370,15 +373,14 @@ async def test_errors_and_timeouts_become_store_unavailable(sidecar: DaprSidecar
         await slow.close()
 
 
-async def test_the_api_token_is_sent_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_api_token_is_sent_when_set() -> None:
     with running_sidecar(token="s3cret") as guarded:
         url = f"dapr://statestore?port={guarded.port}"
         refused = await DaprStore.open(url, 90)
         with pytest.raises(StoreUnavailable, match="401"):
             await refused.students("t")
         await refused.close()
-        monkeypatch.setenv("DAPR_API_TOKEN", "s3cret")
-        accepted = await DaprStore.open(url, 90)
+        accepted = await DaprStore.open(url, 90, sidecar=Sidecar(token="s3cret"))
         assert await accepted.students("t") == []
         await accepted.close()
 
@@ -398,11 +400,14 @@ async def test_bad_urls_are_refused(url: str, message: str) -> None:
         await open_store(url)
 
 
-async def test_the_port_defaults_to_dapr_http_port(
-    sidecar: DaprSidecar, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DAPR_HTTP_PORT", str(sidecar.port))
-    store = await open_store("dapr://statestore")
+async def test_the_port_defaults_to_dapr_http_port(sidecar: DaprSidecar) -> None:
+    # The sidecar's own variables, without the MASTERY_ prefix, reach the store via wiring.
+    settings = Settings(
+        store_url="dapr://statestore", DAPR_HTTP_PORT=str(sidecar.port), DAPR_API_TOKEN="t"
+    )
+    assert settings.dapr_api_token is not None
+    assert settings.dapr_api_token.get_secret_value() == "t"
+    store = await open_configured_store(settings)
     try:
         await store.ping()
     finally:

@@ -21,8 +21,8 @@ from mastery_engine.jsonl import read_lines
 from mastery_engine.service.mastery import MasteryService
 from mastery_engine.service.outcomes import Status
 from mastery_engine.settings import Settings
-from mastery_engine.stores import open_store, require_driver
-from mastery_engine.wiring import open_service
+from mastery_engine.stores import require_driver
+from mastery_engine.wiring import open_configured_store, open_service
 
 app = typer.Typer(help="Mastery Engine: mastery per student and skill, from learning events.")
 app.add_typer(streams)  # consume, dlq replay, schemas
@@ -181,7 +181,7 @@ def migrate() -> None:
     settings = load_settings()
 
     async def run() -> list[str]:
-        store = await open_store(settings.store_url, retention_days=settings.retention_days)
+        store = await open_configured_store(settings)
         try:
             listed = getattr(store, "migrations", None)
             return list(await listed()) if listed is not None else []

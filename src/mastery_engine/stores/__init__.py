@@ -2,7 +2,7 @@
 
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.extras import require
-from mastery_engine.stores.base import Store
+from mastery_engine.stores.base import NO_SIDECAR, Sidecar, Store
 
 SCHEMES = (
     "memory://",
@@ -25,13 +25,16 @@ def require_driver(url: str) -> None:
         require(EXTRAS[scheme], f"the {EXTRAS[scheme]} store ({scheme}://)")
 
 
-async def open_store(url: str, *, retention_days: int = 90, timeout_s: float = 2.0) -> Store:
+async def open_store(
+    url: str, *, retention_days: int = 90, timeout_s: float = 2.0, sidecar: Sidecar = NO_SIDECAR
+) -> Store:
     """Open the store a URL names (see SCHEMES).
 
     `retention_days` sets the native expiry of raw event records where a backend has one
     (Redis, Dapr); `Store.purge` removes them explicitly everywhere. `timeout_s` is the
     default of each backend's own timeouts (connecting, a socket read, waiting for a lock or
-    a pooled connection); a URL option naming one explicitly wins.
+    a pooled connection); a URL option naming one explicitly wins. `sidecar` is what the Dapr
+    sidecar told the process (its port and API token), for `dapr://`.
     """
     scheme = url.split("://", 1)[0] if "://" in url else ""
     require_driver(url)
@@ -54,7 +57,7 @@ async def open_store(url: str, *, retention_days: int = 90, timeout_s: float = 2
     if scheme == "dapr":
         from mastery_engine.stores.dapr.store import DaprStore
 
-        return await DaprStore.open(url, retention_days, timeout_s)
+        return await DaprStore.open(url, retention_days, timeout_s, sidecar)
     raise InvalidConfig(
         f"store URL {url!r} has an unknown scheme; allowed: {', '.join(SCHEMES)}",
         field="MASTERY_STORE_URL",

@@ -112,3 +112,13 @@ async def unlist_student(store: Store, tenant: str, student_id: str) -> int:
 
     await store.update_document(tenant, CLASSES, change)
     return named
+
+
+class Sidecar(NamedTuple):
+    """What the Dapr sidecar tells its app (DAPR_HTTP_PORT, DAPR_API_TOKEN), via the settings."""
+
+    port: int | None = None
+    token: str | None = None
+
+
+NO_SIDECAR = Sidecar()

@@ -7,7 +7,6 @@ answer becomes `StoreUnavailable`; a lost optimistic-concurrency race becomes `C
 the store answers by reading again.
 """
 
-import os
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote, urlsplit
@@ -46,7 +45,7 @@ class Target(NamedTuple):
     timeout_s: float
 
 
-def target_of(url: str, timeout_s: float = 2.0) -> Target:
+def target_of(url: str, timeout_s: float = 2.0, default_port: int | None = None) -> Target:
     """`dapr://STORE?host=&port=&prefix=&timeout_ms=` -> the component, sidecar and key prefix
     (`timeout_ms` defaults to `timeout_s`)."""
     parts = urlsplit(url)
@@ -58,7 +57,7 @@ def target_of(url: str, timeout_s: float = 2.0) -> Target:
         raise InvalidConfig(
             f"unknown Dapr URL options {sorted(unknown)}; allowed: {', '.join(OPTIONS)}"
         )
-    port = given.get("port") or os.environ.get("DAPR_HTTP_PORT") or "3500"
+    port = given.get("port") or str(default_port or 3500)
     timeout_ms = given.get("timeout_ms", str(max(1, round(timeout_s * 1000))))
     for name, value in (("port", port), ("timeout_ms", timeout_ms)):
         if not value.isdigit() or int(value) == 0:

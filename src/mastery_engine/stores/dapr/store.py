@@ -18,7 +18,6 @@ Nothing contacts the sidecar at open: it may start after the application, and re
 """
 
 import functools
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +25,7 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import StoredEvent, unlist_student
+from mastery_engine.stores.base import NO_SIDECAR, Sidecar, StoredEvent, unlist_student
 from mastery_engine.stores.dapr import layout
 from mastery_engine.stores.dapr.client import (
     Item,
@@ -53,11 +52,12 @@ class DaprStore(TenantDocuments):
         self._cache: SnapshotCache[str] = SnapshotCache(CACHE_STUDENTS)
 
     @classmethod
-    async def open(cls, url: str, retention_days: int, timeout_s: float = 2.0) -> "DaprStore":
+    async def open(
+        cls, url: str, retention_days: int, timeout_s: float = 2.0, sidecar: Sidecar = NO_SIDECAR
+    ) -> "DaprStore":
         """A store on the sidecar and state store component a `dapr://` URL names."""
-        target = target_of(url, timeout_s)
-        token = os.environ.get("DAPR_API_TOKEN") or None
-        client = StateClient(target.base_url, target.store, token, target.timeout_s)
+        target = target_of(url, timeout_s, sidecar.port)
+        client = StateClient(target.base_url, target.store, sidecar.token, target.timeout_s)
         # The TTL is a safety net behind `purge`: one day longer than the retention.
         return cls(client, Keys(target.prefix), (retention_days + 1) * 86_400)
 
