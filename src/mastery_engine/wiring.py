@@ -11,6 +11,8 @@ from mastery_engine.core.curriculum import DEFAULT_CURRICULUM, Curriculum
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.formula import FormulaConfig, Weights
 from mastery_engine.core.prediction import DEFAULT_MODEL, PredictionModel
+from mastery_engine.formats.decode import DecodeRules
+from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.service.mastery import MasteryService, wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.stores import Store, open_store
@@ -39,6 +41,17 @@ def load_model(path: Path | None) -> PredictionModel:
     except (OSError, ValueError) as exc:
         raise InvalidConfig(f"cannot read model {path}: {exc}", field="MASTERY_MODEL_PATH") from exc
     return PredictionModel.from_json(document)
+
+
+def skill_rule(settings: Settings, extension: str | None) -> SkillRule:
+    """Where a statement's skill comes from: the `extension`, else the activity id pattern."""
+    return SkillRule(extension, settings.activity_skill_pattern)
+
+
+def decode_rules(settings: Settings) -> DecodeRules:
+    """How a Kafka message or a Dapr delivery is decoded: its default tenant and skills."""
+    skills = skill_rule(settings, settings.xapi_skill_extension)
+    return DecodeRules(settings.kafka_default_tenant, skills)
 
 
 def formula_config(settings: Settings) -> FormulaConfig:

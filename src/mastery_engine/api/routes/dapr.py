@@ -15,9 +15,8 @@ from mastery_engine.api.deps import AppSettings, DaprSidecar, Service
 from mastery_engine.api.metrics import Metrics
 from mastery_engine.api.routes.events import read_limited
 from mastery_engine.api.schemas.common import DAPR_BODY, ERROR_RESPONSES
-from mastery_engine.formats.decode import DecodeRules
-from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.sources.dapr import deliver, subscriptions
+from mastery_engine.wiring import decode_rules
 
 router = APIRouter(tags=["dapr"], responses=ERROR_RESPONSES, dependencies=[DaprSidecar])
 EVENTS_ROUTE = "/dapr/events"
@@ -38,9 +37,7 @@ async def subscribe(settings: AppSettings) -> list[dict[str, Any]]:
 async def dapr_event(request: Request, service: Service, settings: AppSettings) -> dict[str, str]:
     """Ingest the event; SUCCESS (applied or duplicate), DROP (never valid), RETRY (store down)."""
     body = await read_limited(request, settings.max_body_bytes)
-    skills = SkillRule(settings.xapi_skill_extension, settings.activity_skill_pattern)
-    rules = DecodeRules(settings.kafka_default_tenant, skills)
-    delivery = await deliver(service, body, rules)
+    delivery = await deliver(service, body, decode_rules(settings))
     if delivery.outcome is not None:
         metrics: Metrics = request.app.state.metrics
         metrics.events.labels("dapr", delivery.outcome.value).inc()

@@ -27,9 +27,8 @@ from mastery_engine.formats.caliper import (
     parse_envelope,
 )
 from mastery_engine.formats.intake import ingest_mapped
-from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.formats.xapi import Statement, statement_to_event
-from mastery_engine.settings import Settings
+from mastery_engine.wiring import skill_rule
 
 router = APIRouter(tags=["learning records"], responses=ERROR_RESPONSES)
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -103,10 +102,6 @@ async def _ingest(
     return FastJSON(ingest_body(report))
 
 
-def _rule(settings: Settings, extension: str | None) -> SkillRule:
-    return SkillRule(extension, settings.activity_skill_pattern)
-
-
 @router.post(
     "/v1/xapi/statements",
     summary="Ingest xAPI statements (one or an array) as learning events",
@@ -122,7 +117,7 @@ async def post_statements(request: Request, service: Service, tenant: IngestTena
     """
     payload = await _payload(request, tenant, _statements)
     settings = get_settings(request)
-    rule = _rule(settings, settings.xapi_skill_extension)
+    rule = skill_rule(settings, settings.xapi_skill_extension)
     convert = partial(statement_to_event, rule=rule, received_at=format_us(service.clock()))
     if isinstance(payload, list):
         return await _ingest(request, tenant, payload, convert, channel="xapi")
@@ -152,7 +147,9 @@ async def post_caliper(request: Request, tenant: IngestTenant) -> FastJSON:
     payload = await _payload(request, tenant, _envelope_events)
     envelope = parse_envelope(payload)
     settings = get_settings(request)
-    convert = partial(event_to_canonical, rule=_rule(settings, settings.caliper_skill_extension))
+    convert = partial(
+        event_to_canonical, rule=skill_rule(settings, settings.caliper_skill_extension)
+    )
     if not envelope.data:
         raise InvalidEvent("data: the envelope holds no events", field="data")
     return await _ingest(request, tenant, envelope.data, convert, channel="caliper")

@@ -6,8 +6,8 @@ from typing import Any
 
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.formats.decode import DecodeRules
-from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.settings import Settings
+from mastery_engine.wiring import decode_rules
 
 CLIENT_ID = "mastery-engine"
 
@@ -28,7 +28,6 @@ class StreamOptions:
     @classmethod
     def of(cls, settings: Settings) -> "StreamOptions":
         """The options the settings name."""
-        skills = SkillRule(settings.xapi_skill_extension, settings.activity_skill_pattern)
         return cls(
             topic=settings.kafka_topic,
             dlq_topic=settings.kafka_dlq_topic,
@@ -37,7 +36,7 @@ class StreamOptions:
             batch_wait_s=settings.kafka_batch_wait_ms / 1000,
             retry_max_s=settings.kafka_retry_max_seconds,
             change_threshold=settings.change_threshold,
-            rules=DecodeRules(settings.kafka_default_tenant, skills),
+            rules=decode_rules(settings),
         )
 
 
