@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from mastery_engine.api.bodies import read_limited
 from mastery_engine.api.deps import AppSettings, DaprSidecar, Service
 from mastery_engine.api.metrics import Metrics
-from mastery_engine.api.routes.events import read_limited
 from mastery_engine.api.schemas.common import DAPR_BODY, ERROR_RESPONSES
 from mastery_engine.sources.dapr import deliver, subscriptions
 from mastery_engine.wiring import decode_rules

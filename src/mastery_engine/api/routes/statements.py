@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from mastery_engine.api.bodies import decode, read_limited
 from mastery_engine.api.deps import IngestTenant, Service, get_service, get_settings
 from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.metrics import Metrics
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.routes.events import decode, read_limited
 from mastery_engine.api.schemas.common import (
     ERROR_RESPONSES,
     IngestResponse,
