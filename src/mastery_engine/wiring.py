@@ -3,6 +3,7 @@
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -13,6 +14,8 @@ from mastery_engine.core.formula import FormulaConfig, Weights
 from mastery_engine.core.prediction import DEFAULT_MODEL, PredictionModel
 from mastery_engine.formats.decode import DecodeRules
 from mastery_engine.formats.mapping import SkillRule
+from mastery_engine.service.analytics import Summaries
+from mastery_engine.service.guidance import Guidance
 from mastery_engine.service.mastery import MasteryService, wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.stores import Store, open_store
@@ -101,3 +104,26 @@ async def open_service(
         )
     finally:
         await store.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """Everything an entry point serves from: the service, its guidance and analytics."""
+
+    service: MasteryService
+    guidance: Guidance
+    analytics: Summaries
+
+
+@asynccontextmanager
+async def open_engine(
+    settings: Settings, clock: Callable[[], int] = wall_clock_us, observe: Observer | None = None
+) -> AsyncIterator[Engine]:
+    """The whole bundle for the API, the Kafka consumer, the MCP server and the CLI alike."""
+    async with open_service(settings, clock, observe) as service:
+        guidance = Guidance(service, load_model(settings.model_path))
+        analytics = Summaries(service, settings.analytics_max_age_seconds)
+        try:
+            yield Engine(service, guidance, analytics)
+        finally:
+            await analytics.close()

@@ -34,13 +34,11 @@ from mastery_engine.api.schemas.common import ERROR_RESPONSES
 from mastery_engine.api.telemetry import RequestTelemetry
 from mastery_engine.api.tracing import install as install_tracing
 from mastery_engine.core.errors import StoreUnavailable
-from mastery_engine.service.analytics import Summaries
 from mastery_engine.service.demo import demo_events
-from mastery_engine.service.guidance import Guidance
 from mastery_engine.service.mastery import MasteryService, wall_clock_us
 from mastery_engine.service.outcomes import Status
 from mastery_engine.settings import Settings
-from mastery_engine.wiring import load_model, open_service
+from mastery_engine.wiring import open_engine
 
 log = logging.getLogger(__name__)
 GC_YOUNG = 5_000  # objects allocated between young collections (CPython default: 700)
@@ -175,19 +173,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = open_service(settings, clock, observe=metrics.store_operation)
-        async with opened as service, AsyncExitStack() as resources:
-            app.state.service = service
-            advisor = Guidance(service, load_model(settings.model_path))
-            app.state.guidance = advisor
-            app.state.mcp = McpEndpoint(advisor, auth_on=settings.auth != "off")
+        opened = open_engine(settings, clock, observe=metrics.store_operation)
+        async with opened as engine, AsyncExitStack() as resources:
+            service = app.state.service = engine.service
+            app.state.guidance = engine.guidance
+            app.state.summaries = engine.analytics
+            app.state.mcp = McpEndpoint(engine.guidance, auth_on=settings.auth != "off")
             app.state.verifier = await authentication(settings, resources)
             app.state.limiter = IngestLimiter(
                 settings.ingest_rate_limit,
                 settings.rate_limit_storage,
                 settings.store_timeout_seconds,
             )
-            app.state.summaries = Summaries(service, settings.analytics_max_age_seconds)
             if not dapr_routes_on(settings):
                 log.info(
                     "Dapr routes (/dapr/subscribe, /dapr/events) are off: with authentication"
@@ -212,7 +209,6 @@ def create_app(
                 await app.state.mcp.close()
                 restore()
                 purging.cancel()
-                await app.state.summaries.close()
                 gc.set_threshold(*thresholds)
                 gc.unfreeze()
 

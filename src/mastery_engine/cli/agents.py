@@ -9,9 +9,8 @@ from mastery_engine import logs
 from mastery_engine.cli.common import fail
 from mastery_engine.core.access import Principal, Role
 from mastery_engine.core.errors import MasteryError
-from mastery_engine.service.guidance import Guidance
 from mastery_engine.settings import Settings
-from mastery_engine.wiring import load_model, open_service
+from mastery_engine.wiring import open_engine
 
 agents = typer.Typer()
 
@@ -20,8 +19,8 @@ async def _serve_stdio(settings: Settings) -> None:
     # Imported here: every other command, `serve` included, runs without the MCP SDK.
     from mastery_engine.mcp.server import acting_as, build_server
 
-    async with open_service(settings) as service:
-        server = build_server(Guidance(service, load_model(settings.model_path)))
+    async with open_engine(settings) as engine:
+        server = build_server(engine.guidance)
         principal = Principal("mcp-stdio", settings.mcp_tenant, frozenset({Role.SERVICE}))
         with acting_as(principal):
             await server.run_stdio_async()

@@ -9,7 +9,6 @@ from types import FrameType
 
 from confluent_kafka import Consumer, Producer
 
-from mastery_engine.service.guidance import Guidance
 from mastery_engine.service.mastery import wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.sources.kafka.config import StreamOptions, consumer_config, producer_config
@@ -17,7 +16,7 @@ from mastery_engine.sources.kafka.consumer import ConsumeStats, KafkaSource
 from mastery_engine.sources.kafka.dlq import Replayer, ReplayStats
 from mastery_engine.sources.kafka.metrics import serving_metrics
 from mastery_engine.sources.kafka.publish import Publisher
-from mastery_engine.wiring import load_model, open_service
+from mastery_engine.wiring import open_engine
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +51,8 @@ async def consume(
     consumer = Consumer(consumer_config(settings))
     publisher = Publisher(Producer(producer_config(settings)), options.dlq_topic, options.out_topic)
     try:
-        async with open_service(settings, clock) as service:
-            guidance = Guidance(service, load_model(settings.model_path))
-            source = KafkaSource(service, consumer, publisher, options, guidance)
+        async with open_engine(settings, clock) as engine:
+            source = KafkaSource(engine.service, consumer, publisher, options, engine.guidance)
             metrics = serving_metrics(source.stats, settings.metrics_port, settings.host)
             with stop_on_signals(source.stop), metrics as port:
                 if port is not None:
