@@ -45,3 +45,14 @@ class SnapshotCache(Generic[V]):
     def drop(self, key: Key) -> None:
         """Forget a student (erased, or known to have changed)."""
         self._entries.pop(key, None)
+
+    def settle(
+        self, key: Key, fresh: tuple[V, StudentAggregates] | None, keep: bool
+    ) -> StudentAggregates | None:
+        """A freshly read snapshot's aggregates, kept when `keep` (None: the student is gone)."""
+        if fresh is None:
+            self.drop(key)
+            return None
+        if keep:
+            self.put(key, *fresh)
+        return fresh[1]

@@ -188,12 +188,7 @@ class PostgresStore:
             if cached is not None:
                 return cached
         fresh = await self._run(lambda db: q.snapshot(db, tenant, student_id))
-        if fresh is None:
-            self._cache.drop(key)
-            return None
-        if cache:
-            self._cache.put(key, *fresh)
-        return fresh[1]
+        return self._cache.settle(key, fresh, cache)
 
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""

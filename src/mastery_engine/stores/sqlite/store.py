@@ -129,13 +129,7 @@ class SQLiteStore:
             cached = self._cache.get(key, tables.version(db, tenant, student_id))
             if cached is not None:
                 return cached
-        fresh = tables.snapshot(db, tenant, student_id)
-        if fresh is None:
-            self._cache.drop(key)
-            return None
-        if cache:
-            self._cache.put(key, *fresh)
-        return fresh[1]
+        return self._cache.settle(key, tables.snapshot(db, tenant, student_id), cache)
 
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
