@@ -361,3 +361,13 @@ async def test_a_read_that_keeps_nothing_still_uses_what_is_kept(store: Store) -
     assert kept == first
     assert await store.read("t", "s-1", NOW, cache=False) is kept
     assert await store.read("t", "nobody", NOW, cache=False) is None
+
+
+async def test_migrations_are_part_of_the_port(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    applied = await store.migrations()
+    versioned = "postgres" in request.node.callspec.id
+    assert applied == (sorted(applied) if versioned else [])
+    if versioned:  # the SQL files of stores/migrations/postgres, in order
+        assert applied[0].startswith("0001") and len(applied) >= 3

@@ -183,8 +183,7 @@ def migrate() -> None:
     async def run() -> list[str]:
         store = await open_configured_store(settings)
         try:
-            listed = getattr(store, "migrations", None)
-            return list(await listed()) if listed is not None else []
+            return await store.migrations()
         finally:
             await store.close()
 

@@ -96,6 +96,10 @@ class Store(Protocol):
         """Raise `StoreUnavailable` unless the store answers."""
         ...
 
+    async def migrations(self) -> list[str]:
+        """Names of the versioned schema migrations applied ([] for a schema without any)."""
+        ...
+
     async def close(self) -> None:
         """Release connections and threads."""
         ...

@@ -121,6 +121,10 @@ class MemoryStore:
             events[:] = [e for e in events if (tenant, e.id) not in expired]
         return len(expired)
 
+    async def migrations(self) -> list[str]:
+        """None: the schema is created as a whole when the store opens."""
+        return []
+
     async def ping(self) -> None:
         """Always reachable."""
 

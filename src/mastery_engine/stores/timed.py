@@ -107,6 +107,10 @@ class TimedStore:
         """Remove expired raw records (maintenance: may take longer than the deadline)."""
         return await self._timed("purge", self.inner.purge(before), bounded=False)
 
+    async def migrations(self) -> list[str]:
+        """The inner store's applied schema migrations."""
+        return await self._timed("migrations", self.inner.migrations())
+
     async def ping(self) -> None:
         """Raise unless the store answers."""
         await self._timed("ping", self.inner.ping())

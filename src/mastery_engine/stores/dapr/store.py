@@ -226,6 +226,10 @@ class DaprStore(TenantDocuments):
         await self.client.transact(operations)
         return len(old)
 
+    async def migrations(self) -> list[str]:
+        """None: the schema is created as a whole when the store opens."""
+        return []
+
     async def ping(self) -> None:
         """The sidecar reports itself healthy and the state store answers a read."""
         await self.client.healthz()

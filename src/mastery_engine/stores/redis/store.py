@@ -273,6 +273,10 @@ class RedisStore:
             removed += sum(await self._pipeline(build, atomic=False))
         return removed
 
+    async def migrations(self) -> list[str]:
+        """None: the schema is created as a whole when the store opens."""
+        return []
+
     async def ping(self) -> None:
         """Send PING."""
         await self._run(self._client.ping)

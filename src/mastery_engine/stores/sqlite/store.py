@@ -196,6 +196,10 @@ class SQLiteStore:
         """Delete raw event records ingested before `before`."""
         return await self._write(lambda db: tables.purge(db, before))
 
+    async def migrations(self) -> list[str]:
+        """None: the schema is created as a whole when the store opens."""
+        return []
+
     async def ping(self) -> None:
         """Run a trivial query on the reader connection."""
         self._read(lambda db: db.execute("SELECT count(*) FROM sqlite_master").fetchone())
