@@ -1,18 +1,19 @@
 """Slow clients are cut off after MASTERY_CLIENT_TIMEOUT_SECONDS; prompt ones are served."""
 
 import json
-import pickle
+import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from mastery_engine.api.connections import DeadlineProtocol, deadline_protocol
-from tests.serving import Server, free_port, serve
+from tests.serving import BIN, Server, free_port, serve
 
 BOUND = 10.0  # seconds: only so that a broken server fails the test instead of hanging it
 EVENT = {
@@ -163,8 +164,35 @@ def test_pipelined_requests_are_answered_in_order_then_a_stalled_one_gets_408(
     assert statuses == [200, 200, 408]
 
 
-def test_the_protocol_pickles_into_worker_processes() -> None:
-    # `serve --workers N` spawns processes and sends them uvicorn's config by pickle.
-    protocol = pickle.loads(pickle.dumps(deadline_protocol(2.5)))
-    assert protocol.func is DeadlineProtocol
-    assert protocol.keywords == {"client_timeout": 2.5}
+@pytest.mark.slow
+def test_worker_processes_cut_off_slow_clients_too(tmp_path: Path) -> None:
+    # `serve --workers N` hands uvicorn's config, the protocol included, to new processes.
+    port = free_port()
+    env = {
+        **os.environ,
+        "MASTERY_STORE_URL": f"sqlite:///{tmp_path}/workers.db",
+        "MASTERY_AUTH": "off",
+        "MASTERY_CLIENT_TIMEOUT_SECONDS": "1",
+    }
+    command = [str(BIN), "serve", "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, text=True)
+    try:
+        running = Server(process, f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while not _ready(running.url):
+            assert time.monotonic() < deadline and process.poll() is None, "no worker came up"
+            time.sleep(0.2)
+        with connect(running) as sock:
+            sock.sendall(b"GET /heal")
+            reply = read_until_closed(sock, time.monotonic() + BOUND)
+        assert reply.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

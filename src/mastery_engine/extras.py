@@ -10,7 +10,6 @@ MODULES = {
     "postgres": ("psycopg", "psycopg_pool"),
     "kafka": ("confluent_kafka",),
     "fit": ("numpy", "scipy"),
-    "tracing": ("opentelemetry.sdk",),
 }
 
 

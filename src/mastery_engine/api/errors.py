@@ -40,6 +40,7 @@ STATUS: dict[type[MasteryError], int] = {
     RateLimited: 429,
 }
 REALM = 'Bearer realm="mastery-engine"'
+RETRY_SOON = {"Retry-After": "1"}  # a store that did not answer: worth asking again at once
 
 
 def headers_of(exc: MasteryError) -> dict[str, str] | None:
@@ -54,7 +55,7 @@ def headers_of(exc: MasteryError) -> dict[str, str] | None:
     if isinstance(exc, RateLimited | NotReady):
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, StoreUnavailable):
-        return {"Retry-After": "1"}
+        return RETRY_SOON
     return None
 
 

@@ -43,6 +43,7 @@ class AlertKind(StrEnum):
 
 KIND_ORDER = tuple(AlertKind)
 _COUNTS = ("repeated_error_count", "low_quiz_last", "inactive_days", "falling_days")
+_MAX_COUNT = 366
 _FRACTIONS = ("low_quiz_below", "falling_drop")
 
 
@@ -61,9 +62,14 @@ class AlertThresholds:
     def __post_init__(self) -> None:
         for name in _COUNTS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 366:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 1 <= value <= _MAX_COUNT
+            ):
                 raise InvalidConfig(
-                    f"{name} must be a whole number from 1 to 366, got {value!r}", field=name
+                    f"{name} must be a whole number from 1 to {_MAX_COUNT}, got {value!r}",
+                    field=name,
                 )
         hours = self.repeated_error_hours
         if not _number(hours) or not 0 < hours <= 24 * 366:
@@ -94,7 +100,7 @@ class AlertThresholds:
                 values[name] = float(values[name])
         for name in _COUNTS:  # JSON does not tell 3.0 from 3 (nor does JSON Schema)
             value = values.get(name)
-            if isinstance(value, float) and value.is_integer() and 1 <= value <= 366:
+            if isinstance(value, float) and value.is_integer() and 1 <= value <= _MAX_COUNT:
                 values[name] = int(value)
         return cls(**values)
 

@@ -103,7 +103,7 @@ class MasteryService:
         """The mastery of the (student, skill) pairs a batch names, now."""
         at = self.clock()
         named = [skill_named(raw) for raw in items]
-        return Baseline(at, await self._skills_at(tenant, by_student(named), at))
+        return Baseline(at, named, await self._skills_at(tenant, by_student(named), at))
 
     async def ingest_tracked(
         self,
@@ -129,8 +129,8 @@ class MasteryService:
             baseline = await self.baseline(tenant, items)
         report = await self.ingest(tenant, items)
         own = {Status.ACCEPTED, Status.DUPLICATE} if interrupted else {Status.ACCEPTED}
-        named = [skill_named(raw) for raw in items]
-        fresh = [n for n, r in zip(named, report.results, strict=True) if r.status in own]
+        pairs = zip(baseline.named, report.results, strict=True)
+        fresh = [named for named, r in pairs if r.status in own]
         after = await self._skills_at(tenant, by_student(fresh), baseline.at)
         moves: list[MasteryChange] = []
         for student, skills in sorted(after.items()):

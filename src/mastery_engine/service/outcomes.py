@@ -52,6 +52,7 @@ class Baseline:
     """The mastery of the skills a batch names, read before it is applied, and the instant."""
 
     at: int
+    named: list[tuple[str, str] | None]  # per item: the (student, skill) it names, if any
     skills: dict[str, list[SkillMastery]]
 
 

@@ -7,11 +7,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from mastery_engine.api.deps import AppSettings, Service
+from mastery_engine.api.errors import RETRY_SOON
 from mastery_engine.api.schemas.common import ERROR_RESPONSES
 from mastery_engine.core.errors import StoreUnavailable
 
 router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)
-RETRY = {"Retry-After": "1"}
 
 
 @router.get("/healthz", summary="The process is up")
@@ -26,7 +26,7 @@ async def readyz(request: Request, service: Service, settings: AppSettings) -> J
     if request.app.state.draining:
         draining = {"status": "draining", "detail": "shutting down after SIGTERM"}
         body = {"status": "draining", "checks": {"process": draining}}
-        return JSONResponse(body, 503, headers=RETRY)
+        return JSONResponse(body, 503, headers=RETRY_SOON)
     backend = settings.store_url.split("://", 1)[0]
     started = time.perf_counter()
     try:
@@ -34,7 +34,7 @@ async def readyz(request: Request, service: Service, settings: AppSettings) -> J
     except StoreUnavailable as exc:
         failed = {"backend": backend, "status": "unavailable", "error": exc.message}
         body = {"status": "unavailable", "checks": {"store": failed}}
-        return JSONResponse(body, 503, headers=RETRY)
+        return JSONResponse(body, 503, headers=RETRY_SOON)
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     check: dict[str, object] = {"backend": backend, "status": "ok", "latency_ms": elapsed}
     return JSONResponse({"status": "ready", "checks": {"store": check}})

@@ -203,12 +203,15 @@ class KafkaSource:
 
     async def _apply(self, tenant: str, items: list[object]) -> TrackedIngest:
         backoff = FIRST_BACKOFF_S
-        threshold = self.options.change_threshold
-        baselines: list[Baseline] = []  # read once, kept across attempts (see ingest_tracked)
+        baseline: Baseline | None = None  # read once, kept across attempts (see ingest_tracked)
+        interrupted = False  # an earlier attempt got past the baseline: it may have applied
         while True:
             try:
-                tracked = await self._attempt(tenant, items, threshold, baselines)
+                if baseline is None and self.publisher.out_topic is not None:
+                    baseline = await self.service.baseline(tenant, items)
+                tracked = await self._attempt(tenant, items, baseline, interrupted)
             except StoreUnavailable as exc:
+                interrupted = baseline is not None
                 if not self.stats.paused:
                     log.warning("store unavailable, pausing the partitions: %s", exc.message)
                     self._pause()
@@ -222,18 +225,14 @@ class KafkaSource:
             return tracked
 
     async def _attempt(
-        self, tenant: str, items: list[object], threshold: float, baselines: list[Baseline]
+        self, tenant: str, items: list[object], baseline: Baseline | None, interrupted: bool
     ) -> TrackedIngest:
-        """Ingest; detect mastery changes only when they are published somewhere."""
-        if self.publisher.out_topic is None:
-            report = await self.service.ingest(tenant, items)
-            accepted = (r.id for r in report.results if r.status is Status.ACCEPTED)
-            return TrackedIngest(report, (), frozenset(i for i in accepted if i is not None))
-        interrupted = bool(baselines)
-        if not baselines:
-            baselines.append(await self.service.baseline(tenant, items))
+        """Ingest; detect mastery changes only when they are published (with a baseline)."""
+        if baseline is None:
+            return TrackedIngest(await self.service.ingest(tenant, items), ())
+        threshold = self.options.change_threshold
         return await self.service.ingest_tracked(
-            tenant, items, threshold, baselines[0], interrupted=interrupted
+            tenant, items, threshold, baseline, interrupted=interrupted
         )
 
     def _pause(self) -> None:
