@@ -89,9 +89,8 @@ async def open_service(
     to `observe`), closed on exit."""
     curriculum = load_curriculum(settings.curriculum_path)
     config = formula_config(settings)
-    timeout_s = settings.store_timeout_seconds
     opened = await open_configured_store(settings)
-    store: Store = TimedStore(opened, timeout_s, observe)
+    store: Store = TimedStore(opened, settings.store_timeout_seconds, observe)
     try:
         yield MasteryService(
             store,

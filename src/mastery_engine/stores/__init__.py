@@ -2,7 +2,7 @@
 
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.extras import require
-from mastery_engine.stores.base import NO_SIDECAR, Sidecar, Store
+from mastery_engine.stores.base import DEFAULT_TIMEOUT_S, NO_SIDECAR, Sidecar, Store
 
 SCHEMES = (
     "memory://",
@@ -26,7 +26,11 @@ def require_driver(url: str) -> None:
 
 
 async def open_store(
-    url: str, *, retention_days: int = 90, timeout_s: float = 2.0, sidecar: Sidecar = NO_SIDECAR
+    url: str,
+    *,
+    retention_days: int = 90,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    sidecar: Sidecar = NO_SIDECAR,
 ) -> Store:
     """Open the store a URL names (see SCHEMES).
 

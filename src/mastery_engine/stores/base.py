@@ -12,6 +12,10 @@ Document = dict[str, Any]
 Change = Callable[[Document | None], Document | None]
 
 
+# Default of the backends' own timeouts when none is handed in (MASTERY_STORE_TIMEOUT_SECONDS).
+DEFAULT_TIMEOUT_S = 2.0
+
+
 class StoredEvent(NamedTuple):
     """A raw event as kept, with when it was ingested."""
 

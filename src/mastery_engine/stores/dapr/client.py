@@ -15,6 +15,7 @@ import httpx
 import orjson
 
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
+from mastery_engine.stores.base import DEFAULT_TIMEOUT_S
 
 JSON = {"content-type": "application/json"}
 # first-write: an ETag must match, and a write without one only creates a missing key.
@@ -45,7 +46,9 @@ class Target(NamedTuple):
     timeout_s: float
 
 
-def target_of(url: str, timeout_s: float = 2.0, default_port: int | None = None) -> Target:
+def target_of(
+    url: str, timeout_s: float = DEFAULT_TIMEOUT_S, default_port: int | None = None
+) -> Target:
     """`dapr://STORE?host=&port=&prefix=&timeout_ms=` -> the component, sidecar and key prefix
     (`timeout_ms` defaults to `timeout_s`)."""
     parts = urlsplit(url)

@@ -25,7 +25,13 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import NO_SIDECAR, Sidecar, StoredEvent, unlist_student
+from mastery_engine.stores.base import (
+    DEFAULT_TIMEOUT_S,
+    NO_SIDECAR,
+    Sidecar,
+    StoredEvent,
+    unlist_student,
+)
 from mastery_engine.stores.dapr import layout
 from mastery_engine.stores.dapr.client import (
     Item,
@@ -53,7 +59,11 @@ class DaprStore(TenantDocuments):
 
     @classmethod
     async def open(
-        cls, url: str, retention_days: int, timeout_s: float = 2.0, sidecar: Sidecar = NO_SIDECAR
+        cls,
+        url: str,
+        retention_days: int,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        sidecar: Sidecar = NO_SIDECAR,
     ) -> "DaprStore":
         """A store on the sidecar and state store component a `dapr://` URL names."""
         target = target_of(url, timeout_s, sidecar.port)

@@ -23,7 +23,13 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
-from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_student
+from mastery_engine.stores.base import (
+    DEFAULT_TIMEOUT_S,
+    Change,
+    Document,
+    StoredEvent,
+    unlist_student,
+)
 from mastery_engine.stores.postgres import sql as q
 from mastery_engine.stores.snapshots import SnapshotCache
 
@@ -72,7 +78,7 @@ class PostgresStore:
         self._abandoned: set[asyncio.Future[Any]] = set()  # cancelled calls still cleaning up
 
     @classmethod
-    async def open(cls, url: str, timeout_s: float = 2.0) -> "PostgresStore":
+    async def open(cls, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> "PostgresStore":
         """Connect, then bring the schema up to date (see `sql.migrate`)."""
         conninfo, options = split_url(url)
         schema, timeout = options["schema"], float(options["timeout"] or timeout_s)

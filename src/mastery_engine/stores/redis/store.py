@@ -28,7 +28,13 @@ from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_student
+from mastery_engine.stores.base import (
+    DEFAULT_TIMEOUT_S,
+    Change,
+    Document,
+    StoredEvent,
+    unlist_student,
+)
 from mastery_engine.stores.redis import scripts
 from mastery_engine.stores.redis.options import options_of, reason, where_of
 from mastery_engine.stores.snapshots import SnapshotCache
@@ -52,7 +58,9 @@ class RedisStore:
         self._cache: SnapshotCache[bytes] = SnapshotCache(cache_students)
 
     @classmethod
-    async def open(cls, url: str, retention_days: int, timeout_s: float = 2.0) -> "RedisStore":
+    async def open(
+        cls, url: str, retention_days: int, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> "RedisStore":
         """Connect to the server a `redis://` or `rediss://` URL names and load the scripts.
 
         `timeout_s` bounds connecting and each socket read unless the URL sets

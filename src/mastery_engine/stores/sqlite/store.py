@@ -19,7 +19,13 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
-from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_student
+from mastery_engine.stores.base import (
+    DEFAULT_TIMEOUT_S,
+    Change,
+    Document,
+    StoredEvent,
+    unlist_student,
+)
 from mastery_engine.stores.snapshots import SnapshotCache
 from mastery_engine.stores.sqlite import tables
 
@@ -34,7 +40,7 @@ def path_of(url: str) -> str:
     return path[1:] if path.startswith("/") else path
 
 
-def options_of(url: str, timeout_s: float = 2.0) -> dict[str, int]:
+def options_of(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, int]:
     """URL options: `busy_timeout_ms` (wait for another process's lock; default `timeout_s`),
     `cache_students`."""
     given = parse_qs(url.partition("?")[2])
@@ -63,7 +69,7 @@ class SQLiteStore:
         self._reader_db = self._connect()
 
     @classmethod
-    async def open(cls, url: str, timeout_s: float = 2.0) -> "SQLiteStore":
+    async def open(cls, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> "SQLiteStore":
         """Open (creating the file and schema if needed) the database a URL names."""
         path = path_of(url)
         if not path:
