@@ -11,6 +11,7 @@ from mastery_engine.core.errors import InvalidConfig, NotFound
 from mastery_engine.core.events import Event, parse_event
 from mastery_engine.core.instants import day_of, parse_as_of
 from mastery_engine.stores import Store, open_store
+from mastery_engine.stores.base import CONFIG
 from tests.conftest import NOW, event, store_url
 
 
@@ -258,14 +259,17 @@ async def test_events_of_lists_the_kept_raw_events_oldest_first(store: Store) ->
 
 
 async def test_config_documents_are_per_tenant(store: Store) -> None:
-    assert await store.get_config("t") is None
+    assert await store.get_document("t", CONFIG) is None
     document = {"weights": {"completion": 0.5, "quiz": 0.5}, "skills": [{"id": "a"}]}
-    await store.put_config("t", document)
-    await store.put_config("u", {"half_life_days": 7})
-    assert await store.get_config("t") == document
-    await store.put_config("t", {"half_life_days": 10.5})
-    assert await store.get_config("t") == {"half_life_days": 10.5}
-    assert await store.get_config("u") == {"half_life_days": 7}
+    await store.put_document("t", CONFIG, document)
+    await store.put_document("u", CONFIG, {"half_life_days": 7})
+    assert await store.get_document("t", CONFIG) == document
+    await store.put_document("t", CONFIG, {"half_life_days": 10.5})
+    assert await store.get_document("t", CONFIG) == {"half_life_days": 10.5}
+    assert await store.get_document("u", CONFIG) == {"half_life_days": 7}
+    changed = await store.update_document("t", CONFIG, lambda d: (d or {}) | {"skills": []})
+    assert changed == {"half_life_days": 10.5, "skills": []}
+    assert await store.get_document("t", CONFIG) == changed
 
 
 async def test_audit_log_is_per_tenant_newest_first(store: Store) -> None:
@@ -289,7 +293,7 @@ async def test_documents_are_per_tenant_and_replaced_whole(store: Store) -> None
     assert await store.get_document("t", "classes") == {"7c": []}
     assert await store.get_document("u", "classes") == {"x": ["s-1"]}
     assert await store.get_document("v", "classes") is None
-    assert await store.get_config("t") is None  # documents are not the configuration
+    assert await store.get_document("t", CONFIG) is None  # other documents are not it
 
 
 def adding(key: str) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
@@ -315,20 +319,24 @@ async def test_update_document_reads_changes_and_writes_atomically(store: Store)
     assert await store.get_document("u", "d") is None
 
 
-async def test_delete_student_takes_the_student_out_of_every_class(store: Store) -> None:
-    await store.apply("t", [ev("a"), ev("b", student="s-2")], NOW)
-    rosters = {"7a": ["s-1", "s-2"], "7b": ["s-1"], "7c": ["s-2"]}
-    await store.put_document("t", "classes", rosters)
-    await store.put_document("u", "classes", {"7a": ["s-1"]})
-    removed = await store.delete_student("t", "s-1")
-    assert removed >= 3  # the student's records, and two roster entries
-    assert await store.get_document("t", "classes") == {"7a": ["s-2"], "7b": [], "7c": ["s-2"]}
-    assert await store.get_document("u", "classes") == {"7a": ["s-1"]}
-    # A roster may name a student without events; erasure takes them out too.
-    await store.put_document("t", "classes", {"7a": ["s-2", "s-9"]})
-    assert await store.delete_student("t", "s-9") == 1
-    assert await store.get_document("t", "classes") == {"7a": ["s-2"]}
-    assert await store.delete_student("t", "s-9") == 0
+async def test_delete_student_leaves_the_tenant_documents_alone(store: Store) -> None:
+    # Class rosters are the service's to change (see tests/service/test_erase.py).
+    await store.apply("t", [ev("a")], NOW)
+    await store.put_document("t", "classes", {"7a": ["s-1"]})
+    assert await store.delete_student("t", "s-1") >= 1
+    assert await store.get_document("t", "classes") == {"7a": ["s-1"]}
+
+
+async def test_read_many_answers_as_read_does_in_the_order_given(store: Store) -> None:
+    await store.apply("t", [ev("a"), ev("b", student="s-2"), ev("c", student="s-3")], NOW)
+    await store.apply("u", [ev("d", student="s-4")], NOW)
+    wanted = ["s-3", "nobody", "s-1", "s-4", "s-1"]
+    many = await store.read_many("t", wanted, NOW)
+    one_by_one = [await store.read("t", s, NOW) for s in wanted]
+    assert many == one_by_one
+    assert [a is None for a in many] == [False, True, False, True, False]
+    assert await store.read_many("t", [], NOW) == []
+    assert await store.read_many("t", ["s-1"], NOW, cache=False) == one_by_one[2:3]
 
 
 async def test_sqlite_schema_3_files_get_the_documents_table(tmp_path: Path) -> None:
@@ -350,6 +358,22 @@ async def test_sqlite_schema_3_files_get_the_documents_table(tmp_path: Path) -> 
         await migrated.close()
     with sqlite3.connect(tmp_path / "mastery.db") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+
+
+async def test_sqlite_keeps_the_configuration_in_its_own_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = await open_store(store_url("sqlite", tmp_path))
+    try:
+        await store.put_document("t", CONFIG, {"half_life_days": 7})
+        await store.put_document("t", "classes", {"7a": []})
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "mastery.db") as db:
+        config = db.execute("SELECT tenant, body FROM tenant_config").fetchall()
+        documents = db.execute("SELECT name FROM documents").fetchall()
+    assert config == [("t", '{"half_life_days": 7}')]
+    assert documents == [("classes",)]
 
 
 async def test_a_read_that_keeps_nothing_still_uses_what_is_kept(store: Store) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.stores import Store, open_store
+from mastery_engine.stores.base import CONFIG
 from mastery_engine.stores.postgres.store import PostgresStore
 from tests.backends import POSTGRES_URL, drop_postgres_schema, postgres_rows, unique
 from tests.conftest import NOW
@@ -60,6 +61,16 @@ async def test_rows_follow_the_key_pattern(store: PostgresStore, schema: str) ->
             f'SELECT tenant, student_id, date::text, component, skill_id, n FROM "{schema}".scores'
         ).fetchall()
     assert found == [("school-a", "s-1", "2026-03-10", "quiz", "basics", 1)]
+
+
+async def test_the_configuration_keeps_its_own_table(store: PostgresStore, schema: str) -> None:
+    await store.put_document("t", CONFIG, {"half_life_days": 7})
+    await store.put_document("t", "classes", {"7a": []})
+    with psycopg.connect(POSTGRES_URL) as db:
+        config = db.execute(f'SELECT tenant, body FROM "{schema}".tenant_config').fetchall()
+        documents = db.execute(f'SELECT name FROM "{schema}".documents').fetchall()
+    assert config == [("t", {"half_life_days": 7})]
+    assert documents == [("classes",)]
 
 
 async def test_delete_student_leaves_no_row_of_the_student(

@@ -14,6 +14,7 @@ from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event, EventType, parse_event
 from mastery_engine.core.instants import MAX_US
 from mastery_engine.stores import open_store
+from mastery_engine.stores.base import CONFIG
 from mastery_engine.stores.redis.store import RedisStore
 from tests.backends import REDIS_URL, drop_redis_prefix, redis_keys, unique
 from tests.conftest import NOW, event
@@ -72,7 +73,7 @@ def names(prefix: str) -> set[str]:
 
 async def test_keys_follow_the_pattern_tenant_first(redis_store: RedisStore, prefix: str) -> None:
     await redis_store.apply("school-a", every_kind(), NOW)
-    await redis_store.put_config("school-a", {"half_life_days": 7})
+    await redis_store.put_document("school-a", CONFIG, {"half_life_days": 7})
     await redis_store.audit("school-a", {"action": "export"})
     base = "{school-a:student:s-1}"
     assert names(prefix) == {

@@ -86,8 +86,7 @@ async def compute(
     turn = time.perf_counter()
     for start in range(0, len(students), WINDOW):
         window = students[start : start + WINDOW]
-        reads = (service.store.read(tenant, s, as_of, cache=False) for s in window)
-        found = await asyncio.gather(*reads)
+        found = await service.store.read_many(tenant, window, as_of, cache=False)
         for aggregates in found:
             if aggregates is not None:
                 tally.add(aggregates)

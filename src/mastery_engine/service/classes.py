@@ -4,12 +4,8 @@ Roster changes are read-modify-write operations on that one document (`update_do
 two administrators changing different classes at once both keep their change, on every backend.
 """
 
-import asyncio
-from collections.abc import Sequence
-
 from mastery_engine.core.analytics import ClassMatrix, class_matrix
-from mastery_engine.core.errors import NotFound
-from mastery_engine.core.formula import SkillMastery
+from mastery_engine.core.formula import evaluate_student
 from mastery_engine.core.rosters import (
     CLASSES,
     check_id,
@@ -21,8 +17,6 @@ from mastery_engine.core.rosters import (
 )
 from mastery_engine.service.mastery import MasteryService
 from mastery_engine.stores.base import Document
-
-CONCURRENT_READS = 16  # students of a class read at a time (network stores)
 
 
 async def class_ids(service: MasteryService, tenant: str) -> list[str]:
@@ -75,15 +69,10 @@ async def class_mastery(
     at = service.clock() if as_of is None else as_of
     members = await get_class(service, tenant, class_id)
     rules = await service.rules(tenant)
-    gate = asyncio.Semaphore(CONCURRENT_READS)
-
-    async def mastery_of(student_id: str) -> Sequence[SkillMastery] | None:
-        async with gate:
-            try:
-                return (await service.mastery(tenant, student_id, at)).skills
-            except NotFound:
-                return None
-
-    found = await asyncio.gather(*(mastery_of(s) for s in members))
-    matrix = class_matrix(dict(zip(members, found, strict=True)), rules.curriculum.skill_ids)
+    found = await service.store.read_many(tenant, members, at)
+    skills = [
+        None if a is None else evaluate_student(a, at, rules.curriculum, rules.config)
+        for a in found
+    ]
+    matrix = class_matrix(dict(zip(members, skills, strict=True)), rules.curriculum.skill_ids)
     return at, matrix

@@ -4,12 +4,12 @@ Each reads one student's aggregates once (plus the raw events still kept, for al
 hands them to the pure core; nothing here is stored.
 """
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.alerts import Alert, alerts, low_quiz_scores, repeated_errors
-from mastery_engine.core.events import Event
+from mastery_engine.core.events import Event, EventType
 from mastery_engine.core.forecast import Forecast, forecast
 from mastery_engine.core.formula import SkillMastery, evaluate_student
 from mastery_engine.core.history import HistoryPoint, history
@@ -118,15 +118,17 @@ class Guidance:
             for s in student.skills
         ]
 
-    async def struggles(
-        self, tenant: str, items: Sequence[object], applied: Collection[str]
-    ) -> list[tuple[str, Alert]]:
-        """(student, alert) for each struggle alert the batch's applied events made fire.
+    async def struggles(self, tenant: str, applied: Sequence[Event]) -> list[tuple[str, Alert]]:
+        """(student, alert) for each struggle alert that a batch's applied events made fire.
 
         Evaluated at the student's latest new event, before and after the batch, on the raw
         events still kept: only repeated errors and low quiz scores are event-driven.
         """
-        fresh = _struggle_candidates(items, applied)
+        fresh: dict[str, set[str]] = {}
+        for event in applied:
+            failed = event.type is EventType.EXERCISE_ATTEMPTED and event.data["passed"] is False
+            if event.type is EventType.QUIZ_GRADED or failed:
+                fresh.setdefault(event.student_id, set()).add(event.id)
         rules = await self.service.rules(tenant)
         fired = []
         for student_id, ids in sorted(fresh.items()):
@@ -141,19 +143,6 @@ class Guidance:
                 if key not in before:
                     fired.append((student_id, alert))
         return fired
-
-
-def _struggle_candidates(items: Sequence[object], applied: Collection[str]) -> dict[str, set[str]]:
-    """Per student, the ids of applied quiz grades and failed attempts."""
-    fresh: dict[str, set[str]] = {}
-    for raw in items:
-        if not isinstance(raw, Mapping) or raw.get("id") not in applied:
-            continue
-        data = raw.get("data")
-        failed = isinstance(data, Mapping) and data.get("passed") is False
-        if raw.get("type") == "quiz.graded" or (raw.get("type") == "exercise.attempted" and failed):
-            fresh.setdefault(str(raw["student_id"]), set()).add(str(raw["id"]))
-    return fresh
 
 
 def _event_alerts(

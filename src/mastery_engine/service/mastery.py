@@ -1,6 +1,5 @@
 """Use cases: ingest events and answer mastery questions, from the core and a Store."""
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from mastery_engine.core.instants import (
     end_of_day,
     format_us,
 )
-from mastery_engine.core.rosters import CLASSES, classes_of
+from mastery_engine.core.rosters import CLASSES, classes_of, without_student
 from mastery_engine.core.rules import Rules, document_of, rules_from
 from mastery_engine.service.batches import by_student, same_tenant, skill_named
 from mastery_engine.service.outcomes import (
@@ -33,11 +32,10 @@ from mastery_engine.service.outcomes import (
     StudentMastery,
     TrackedIngest,
 )
-from mastery_engine.stores.base import Store
+from mastery_engine.stores.base import CONFIG, Document, Store
 
 MAX_HISTORY_DAYS = 366
 RULES_TTL_S = 1.0  # other replicas see a configuration change within this time
-CONCURRENT_READS = 16  # a batch's students are read this many at a time (network stores)
 CHANGE_WINDOW_DAYS = 7
 
 
@@ -96,14 +94,14 @@ class MasteryService:
             applied = await self.store.apply(tenant, [e for _, e in valid], self.clock())
             for (position, event), fresh in zip(valid, applied, strict=True):
                 status = Status.ACCEPTED if fresh else Status.DUPLICATE
-                outcomes[position] = Outcome(event.id, status)
+                outcomes[position] = Outcome(event.id, status, event=event)
         return IngestReport(tuple(outcomes))
 
     async def baseline(self, tenant: str, items: Sequence[object]) -> Baseline:
         """The mastery of the (student, skill) pairs a batch names, now."""
         at = self.clock()
-        named = [skill_named(raw) for raw in items]
-        return Baseline(at, named, await self._skills_at(tenant, by_student(named), at))
+        named = by_student(skill_named(raw) for raw in items)
+        return Baseline(at, await self._skills_at(tenant, named, at))
 
     async def ingest_tracked(
         self,
@@ -129,34 +127,29 @@ class MasteryService:
             baseline = await self.baseline(tenant, items)
         report = await self.ingest(tenant, items)
         own = {Status.ACCEPTED, Status.DUPLICATE} if interrupted else {Status.ACCEPTED}
-        pairs = zip(baseline.named, report.results, strict=True)
-        fresh = [named for named, r in pairs if r.status in own]
+        applied = tuple(r.event for r in report.results if r.status in own and r.event)
+        fresh = [(e.student_id, e.skill_id) for e in applied if e.skill_id is not None]
         after = await self._skills_at(tenant, by_student(fresh), baseline.at)
         moves: list[MasteryChange] = []
         for student, skills in sorted(after.items()):
             moves += changes(student, baseline.skills[student], skills, baseline.at, threshold)
-        applied = frozenset(r.id for r in report.results if r.status in own and r.id is not None)
         return TrackedIngest(report, tuple(moves), applied)
 
     async def _skills_at(
         self, tenant: str, wanted: dict[str, list[str]], at: int
     ) -> dict[str, list[SkillMastery]]:
-        """The named skills of each student at `at`, reading a few students at a time."""
+        """The named skills of each student at `at` (one batch read)."""
         rules = await self.rules(tenant)
-        gate = asyncio.Semaphore(CONCURRENT_READS)
-
-        async def skills_of(student_id: str) -> list[SkillMastery]:
-            async with gate:
-                aggregates = await self.store.read(tenant, student_id, at)
-            if aggregates is None:
-                return []
-            return [
+        found = await self.store.read_many(tenant, list(wanted), at)
+        return {
+            student: [
                 evaluate(aggregates, skill, at, rules.curriculum, rules.config)
-                for skill in wanted[student_id]
+                for skill in wanted[student]
             ]
-
-        found = await asyncio.gather(*(skills_of(s) for s in wanted))
-        return dict(zip(wanted, found, strict=True))
+            if aggregates is not None
+            else []
+            for student, aggregates in zip(wanted, found, strict=True)
+        }
 
     async def aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
         """A student's aggregates up to `as_of`, or `NotFound` in this tenant."""
@@ -222,7 +215,7 @@ class MasteryService:
         cached = self._rules.get(tenant)
         if cached is not None and time.monotonic() - cached[0] < RULES_TTL_S:
             return cached[1]
-        document = await self.store.get_config(tenant)
+        document = await self.store.get_document(tenant, CONFIG)
         rules = self.defaults if document is None else rules_from(document, self.defaults)
         self._rules[tenant] = (time.monotonic(), rules)
         return rules
@@ -230,20 +223,29 @@ class MasteryService:
     async def configuration(self, tenant: str) -> dict[str, Any]:
         """The tenant's effective configuration, and whether it differs from the defaults."""
         document = document_of(await self.rules(tenant))
-        return document | {"customised": await self.store.get_config(tenant) is not None}
+        return document | {"customised": await self.store.get_document(tenant, CONFIG) is not None}
 
     async def configure(self, tenant: str, document: object, actor: str) -> dict[str, Any]:
         """Validate and store a configuration (absent keys keep the defaults); audited."""
         rules = rules_from(document, self.defaults)
         assert isinstance(document, dict)
-        await self.store.put_config(tenant, document)
+        await self.store.put_document(tenant, CONFIG, document)
         self._rules[tenant] = (time.monotonic(), rules)
         await self.audit(tenant, actor, "configure", None, {"keys": sorted(document)})
         return await self.configuration(tenant)
 
     async def erase(self, tenant: str, student_id: str, actor: str) -> dict[str, Any]:
-        """Remove every record of a student (idempotent); audited."""
+        """Remove every record of a student, and them from every class (idempotent); audited."""
         removed = await self.store.delete_student(tenant, student_id)
+        named = 0
+
+        def unlist(document: Document | None) -> Document | None:
+            nonlocal named
+            rosters, named = without_student(document, student_id)
+            return dict(rosters) if named else None
+
+        await self.store.update_document(tenant, CLASSES, unlist)
+        removed += named
         await self.audit(tenant, actor, "erase", student_id, {"records_removed": removed})
         return {"student_id": student_id, "records_removed": removed}
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from mastery_engine.core.changes import MasteryChange
+from mastery_engine.core.events import Event
 from mastery_engine.core.formula import SkillMastery
 
 
@@ -18,12 +19,13 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to one submitted event."""
+    """What happened to one submitted event; `event` as validated unless it was rejected."""
 
     id: str | None
     status: Status
     error: str | None = None
     field: str | None = None
+    event: Event | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +41,12 @@ class IngestReport:
 
 @dataclass(frozen=True, slots=True)
 class TrackedIngest:
-    """A batch's outcomes, the significant mastery moves it caused, and the ids of the events
-    it applied (its accepted ones; after an interrupted attempt, its duplicates too)."""
+    """A batch's outcomes, the significant mastery moves it caused, and the events it applied
+    (its accepted ones; after an interrupted attempt, its duplicates too)."""
 
     report: IngestReport
     changes: tuple[MasteryChange, ...]
-    applied: frozenset[str] = frozenset()
+    applied: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,6 @@ class Baseline:
     """The mastery of the skills a batch names, read before it is applied, and the instant."""
 
     at: int
-    named: list[tuple[str, str] | None]  # per item: the (student, skill) it names, if any
     skills: dict[str, list[SkillMastery]]
 
 

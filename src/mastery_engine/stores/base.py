@@ -1,16 +1,23 @@
 """The `Store` port: a handful of batch-first async methods every backend implements."""
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
-from mastery_engine.core.rosters import CLASSES, without_student
 
 Document = dict[str, Any]
 # Gets the current document (None when absent); returns the new one, or None for no change.
 Change = Callable[[Document | None], Document | None]
 
+
+# The tenant's configuration is the document of this name (each backend keeps it where it
+# always has: its own table or key).
+CONFIG = "config"
+
+# Students read at a time by `read_many` (what a network store is asked for at once).
+CONCURRENT_READS = 16
 
 # Default of the backends' own timeouts when none is handed in (MASTERY_STORE_TIMEOUT_SECONDS).
 DEFAULT_TIMEOUT_S = 2.0
@@ -42,14 +49,20 @@ class Store(Protocol):
         """
         ...
 
+    async def read_many(
+        self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
+    ) -> list[StudentAggregates | None]:
+        """`read` of each student, in the order given (see `read_each`)."""
+        ...
+
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
         ...
 
     async def delete_student(self, tenant: str, student_id: str) -> int:
-        """Remove every record of a student; the number of records removed.
+        """Remove the student's aggregates, raw events and de-duplication records; how many.
 
-        That includes the student's place in every class roster (see `unlist_student`).
+        Tenant documents that name the student (class rosters) are the service's to change.
         """
         ...
 
@@ -57,16 +70,8 @@ class Store(Protocol):
         """The student's raw events still kept, oldest first (for export)."""
         ...
 
-    async def get_config(self, tenant: str) -> dict[str, Any] | None:
-        """The tenant's configuration document, or None when it has none."""
-        ...
-
-    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
-        """Replace the tenant's configuration document."""
-        ...
-
     async def get_document(self, tenant: str, name: str) -> Document | None:
-        """The tenant's document called `name` (class rosters, summaries), or None."""
+        """The tenant's document called `name` (`CONFIG`, rosters, summaries), or None."""
         ...
 
     async def put_document(self, tenant: str, name: str, document: Document) -> None:
@@ -109,17 +114,17 @@ class Store(Protocol):
         ...
 
 
-async def unlist_student(store: Store, tenant: str, student_id: str) -> int:
-    """Take a student out of every class roster of the tenant; how many rosters named them."""
-    named = 0
+async def read_each(
+    read: Callable[[str], Awaitable[StudentAggregates | None]], student_ids: Sequence[str]
+) -> list[StudentAggregates | None]:
+    """`read` of each student, `CONCURRENT_READS` at a time, in the order given."""
+    gate = asyncio.Semaphore(CONCURRENT_READS)
 
-    def change(document: Document | None) -> Document | None:
-        nonlocal named
-        rosters, named = without_student(document, student_id)
-        return dict(rosters) if named else None
+    async def one(student_id: str) -> StudentAggregates | None:
+        async with gate:
+            return await read(student_id)
 
-    await store.update_document(tenant, CLASSES, change)
-    return named
+    return list(await asyncio.gather(*(one(s) for s in student_ids)))
 
 
 class Sidecar(NamedTuple):

@@ -7,7 +7,7 @@ from typing import Any
 from mastery_engine.core.aggregates import AggregateBuilder, StudentAggregates, contribution
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
-from mastery_engine.stores.base import Change, Document, StoredEvent, unlist_student
+from mastery_engine.stores.base import Change, Document, StoredEvent, read_each
 
 
 class MemoryStore:
@@ -18,7 +18,6 @@ class MemoryStore:
         self._events: dict[tuple[str, str], list[Event]] = {}
         self._aggregates: dict[tuple[str, str], AggregateBuilder] = {}
         self._snapshots: dict[tuple[str, str], StudentAggregates] = {}
-        self._configs: dict[str, dict[str, Any]] = {}
         self._audit: dict[str, list[dict[str, Any]]] = {}
         self._documents: dict[tuple[str, str], Document] = {}
 
@@ -58,6 +57,12 @@ class MemoryStore:
             tuple(e for e in self._events[key] if as_of < e.occurred_at <= last)
         )
 
+    async def read_many(
+        self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
+    ) -> list[StudentAggregates | None]:
+        """Each student's `read`, in the order given."""
+        return await read_each(lambda s: self.read(tenant, s, as_of, cache=cache), student_ids)
+
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
         return sorted(s for t, s in self._aggregates if t == tenant)
@@ -69,23 +74,13 @@ class MemoryStore:
             self._seen.pop((tenant, event.id), None)
         self._snapshots.pop((tenant, student_id), None)
         builder = self._aggregates.pop((tenant, student_id), None)
-        unlisted = await unlist_student(self, tenant, student_id)
-        return len(events) + (builder is not None) + unlisted
+        return len(events) + (builder is not None)
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""
         events = self._events.get((tenant, student_id), [])
         kept = [StoredEvent(e, self._seen[(tenant, e.id)]) for e in events]
         return sorted(kept, key=lambda s: (s.event.occurred_at, s.event.id))
-
-    async def get_config(self, tenant: str) -> dict[str, Any] | None:
-        """A copy of the tenant's configuration document."""
-        found = self._configs.get(tenant)
-        return copy.deepcopy(found) if found is not None else None
-
-    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
-        """Keep a copy of the document."""
-        self._configs[tenant] = copy.deepcopy(config)
 
     async def get_document(self, tenant: str, name: str) -> Document | None:
         """A copy of the tenant's document called `name`."""

@@ -62,6 +62,13 @@ class TimedStore:
         reading = self.inner.read(tenant, student_id, as_of, cache=cache)
         return await self._timed("read", reading)
 
+    async def read_many(
+        self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
+    ) -> list[StudentAggregates | None]:
+        """Several students' aggregates, within one deadline."""
+        reading = self.inner.read_many(tenant, student_ids, as_of, cache=cache)
+        return await self._timed("read_many", reading)
+
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students."""
         return await self._timed("students", self.inner.students(tenant))
@@ -73,14 +80,6 @@ class TimedStore:
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's raw events still kept."""
         return await self._timed("events_of", self.inner.events_of(tenant, student_id))
-
-    async def get_config(self, tenant: str) -> dict[str, Any] | None:
-        """The tenant's configuration document."""
-        return await self._timed("get_config", self.inner.get_config(tenant))
-
-    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
-        """Replace the tenant's configuration document."""
-        await self._timed("put_config", self.inner.put_config(tenant, config))
 
     async def get_document(self, tenant: str, name: str) -> Document | None:
         """A tenant document."""

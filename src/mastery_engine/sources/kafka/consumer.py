@@ -176,7 +176,7 @@ class KafkaSource:
                 )
                 self.publisher.dead_letter(message, rejected, now)
                 self.stats.dead_letters += 1
-        await self._announce_struggles(tenant, [d.item for _, d in members], tracked)
+        await self._announce_struggles(tenant, tracked)
         for change in tracked.changes:
             self.publisher.change(tenant, change)
             if change.old_level is not change.new_level:
@@ -186,14 +186,12 @@ class KafkaSource:
         self.stats.duplicates += tracked.report.count(Status.DUPLICATE)
         self.stats.changes += len(tracked.changes)
 
-    async def _announce_struggles(
-        self, tenant: str, items: list[object], tracked: TrackedIngest
-    ) -> None:
+    async def _announce_struggles(self, tenant: str, tracked: TrackedIngest) -> None:
         """Publish the struggle alerts the batch made fire (best effort: the batch is applied)."""
         if self.guidance is None or self.publisher.out_topic is None:
             return
         try:
-            fired = await self.guidance.struggles(tenant, items, tracked.applied)
+            fired = await self.guidance.struggles(tenant, tracked.applied)
         except StoreUnavailable as exc:
             log.warning("struggle alerts of a batch not announced: %s", exc.message)
             return

@@ -34,6 +34,7 @@ from mastery_engine.core.aggregates import SCORE_COMPONENTS, StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
 from mastery_engine.stores import rows
+from mastery_engine.stores.base import CONFIG
 
 Days = Mapping[str, Sequence[Any]]
 
@@ -57,17 +58,15 @@ class Keys:
         """The tenant's student ids."""
         return f"{self.prefix}{part(tenant)}:students"
 
-    def config(self, tenant: str) -> str:
-        """The tenant's configuration document."""
-        return f"{self.prefix}{part(tenant)}:config"
-
     def audit(self, tenant: str, number: int | None = None) -> str:
         """The count of audit entries, or one entry (numbered from 0, zero-padded to sort)."""
         head = f"{self.prefix}{part(tenant)}:audit"
         return head if number is None else f"{head}:{number:012d}"
 
     def document(self, tenant: str, name: str) -> str:
-        """A named document of the tenant."""
+        """A named document of the tenant; the configuration keeps the key it always had."""
+        if name == CONFIG:
+            return f"{self.prefix}{part(tenant)}:config"
         return f"{self.prefix}{part(tenant)}:doc:{part(name)}"
 
     def event(self, tenant: str, event_id: str) -> str:

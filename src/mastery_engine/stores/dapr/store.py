@@ -30,7 +30,7 @@ from mastery_engine.stores.base import (
     NO_SIDECAR,
     Sidecar,
     StoredEvent,
-    unlist_student,
+    read_each,
 )
 from mastery_engine.stores.dapr import layout
 from mastery_engine.stores.dapr.client import (
@@ -147,6 +147,12 @@ class DaprStore(TenantDocuments):
         # An id whose record expired may have been used again since, by another student.
         return {key: item for key, item in found.items() if item.value["student"] == student}
 
+    async def read_many(
+        self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
+    ) -> list[StudentAggregates | None]:
+        """Each student's `read`, a few at a time through the sidecar."""
+        return await read_each(lambda s: self.read(tenant, s, as_of, cache=cache), student_ids)
+
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
         listed = await self.client.get(self.keys.students(tenant))
@@ -157,7 +163,7 @@ class DaprStore(TenantDocuments):
         attempt = functools.partial(self._delete_once, tenant, student_id)
         removed = await self._retrying(attempt, "erasing a student")
         self._cache.drop((tenant, student_id))
-        return removed + await unlist_student(self, tenant, student_id)
+        return removed
 
     async def _delete_once(self, tenant: str, student: str) -> int:
         keys, roster = self.keys, self.keys.students(tenant)

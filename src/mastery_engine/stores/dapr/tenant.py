@@ -1,4 +1,4 @@
-"""The Dapr store's tenant-wide documents: configuration, audit log, named documents.
+"""The Dapr store's tenant-wide documents: named documents (configuration too), audit log.
 
 Every write is a transaction with optimistic concurrency; a lost race is read and tried again
 (`_retrying`), which the student aggregates in `dapr.py` use as well.
@@ -40,18 +40,6 @@ class TenantDocuments:
             f"{self.client.where}: {doing} was refused {ATTEMPTS} times in a row (other writers "
             f"kept changing the same keys, or the transaction itself fails): {last}"
         ) from last
-
-    async def get_config(self, tenant: str) -> dict[str, Any] | None:
-        """The tenant's configuration document, or None when it has none."""
-        found = await self.client.get(self.keys.config(tenant))
-        return None if found is None else dict(found.value)
-
-    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
-        """Replace the tenant's configuration document (the last write wins)."""
-        operation = upsert(self.keys.config(tenant), config, replace=True)
-        await self._retrying(
-            functools.partial(self.client.transact, [operation]), "saving a config"
-        )
 
     async def get_document(self, tenant: str, name: str) -> Document | None:
         """The tenant's document called `name`."""

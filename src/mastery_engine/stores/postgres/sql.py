@@ -16,7 +16,7 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import Change, Document, StoredEvent
+from mastery_engine.stores.base import CONFIG, Change, Document, StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 
 Connection = AsyncConnection[tuple[Any, ...]]
@@ -51,10 +51,6 @@ INSERT_EVENTS = (
     " %s::bigint[], %s::bigint[], %s::text[]) ON CONFLICT (tenant, id) DO NOTHING RETURNING id"
 )
 WHERE_STUDENT = " WHERE tenant = %s AND student_id = %s"
-UPSERT_DOCUMENT = (
-    "INSERT INTO documents VALUES (%s, %s, %s)"
-    " ON CONFLICT (tenant, name) DO UPDATE SET body = EXCLUDED.body"
-)
 # Two-key advisory locks live apart from the one-key lock that migrations take.
 LOCK_DOCUMENT = "SELECT pg_advisory_xact_lock(hashtext('mastery:documents'), hashtext(%s))"
 
@@ -197,6 +193,36 @@ async def events_of(db: Connection, tenant: str, student: str) -> list[StoredEve
     return [StoredEvent(rows.restore(body, at), ingested) for body, at, ingested in found]
 
 
+def _document_sql(tenant: str, name: str) -> tuple[str, str, tuple[str, ...]]:
+    """How to read and replace a document, and its key; the configuration keeps its table."""
+    if name == CONFIG:
+        return (
+            "SELECT body FROM tenant_config WHERE tenant = %s",
+            "INSERT INTO tenant_config VALUES (%s, %s)"
+            " ON CONFLICT (tenant) DO UPDATE SET body = EXCLUDED.body",
+            (tenant,),
+        )
+    return (
+        "SELECT body FROM documents WHERE tenant = %s AND name = %s",
+        "INSERT INTO documents VALUES (%s, %s, %s)"
+        " ON CONFLICT (tenant, name) DO UPDATE SET body = EXCLUDED.body",
+        (tenant, name),
+    )
+
+
+async def get_document(db: Connection, tenant: str, name: str) -> Document | None:
+    """The tenant's document called `name`, or None."""
+    select, _, key = _document_sql(tenant, name)
+    found = await one_value(db, select, key)
+    return None if found is None else dict(found)
+
+
+async def put_document(db: Connection, tenant: str, name: str, document: Document) -> None:
+    """Replace the tenant's document called `name`."""
+    _, replace, key = _document_sql(tenant, name)
+    await db.execute(replace, (*key, Jsonb(document)))
+
+
 async def update_document(
     db: Connection, tenant: str, name: str, change: Change
 ) -> Document | None:
@@ -206,14 +232,11 @@ async def update_document(
     exists yet for `SELECT ... FOR UPDATE` to lock.
     """
     await db.execute(LOCK_DOCUMENT, (f"{tenant}/{name}",))
-    found = await one_value(
-        db, "SELECT body FROM documents WHERE tenant = %s AND name = %s", (tenant, name)
-    )
-    current = None if found is None else dict(found)
+    current = await get_document(db, tenant, name)
     new = change(current)
     if new is None:
         return current
-    await db.execute(UPSERT_DOCUMENT, (tenant, name, Jsonb(new)))
+    await put_document(db, tenant, name, new)
     return new
 
 

@@ -28,7 +28,7 @@ from mastery_engine.stores.base import (
     Change,
     Document,
     StoredEvent,
-    unlist_student,
+    read_each,
 )
 from mastery_engine.stores.postgres import sql as q
 from mastery_engine.stores.snapshots import SnapshotCache
@@ -196,6 +196,12 @@ class PostgresStore:
         fresh = await self._run(lambda db: q.snapshot(db, tenant, student_id))
         return self._cache.settle(key, fresh, cache)
 
+    async def read_many(
+        self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
+    ) -> list[StudentAggregates | None]:
+        """Each student's `read`, a few at a time over the pool."""
+        return await read_each(lambda s: self.read(tenant, s, as_of, cache=cache), student_ids)
+
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
 
@@ -213,35 +219,19 @@ class PostgresStore:
             lambda db: q.delete_student(db, tenant, student_id), transaction=True
         )
         self._cache.drop((tenant, student_id))
-        return removed + await unlist_student(self, tenant, student_id)
+        return removed
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""
         return await self._run(lambda db: q.events_of(db, tenant, student_id))
 
-    async def get_config(self, tenant: str) -> dict[str, Any] | None:
-        """The tenant's configuration document."""
-        sql = "SELECT body FROM tenant_config WHERE tenant = %s"
-        found = await self._run(lambda db: q.one_value(db, sql, (tenant,)))
-        return None if found is None else dict(found)
-
-    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
-        """Replace the tenant's configuration document."""
-        sql = (
-            "INSERT INTO tenant_config VALUES (%s, %s)"
-            " ON CONFLICT (tenant) DO UPDATE SET body = EXCLUDED.body"
-        )
-        await self._run(lambda db: db.execute(sql, (tenant, Jsonb(config))))
-
     async def get_document(self, tenant: str, name: str) -> Document | None:
         """The tenant's document called `name`."""
-        sql = "SELECT body FROM documents WHERE tenant = %s AND name = %s"
-        found = await self._run(lambda db: q.one_value(db, sql, (tenant, name)))
-        return None if found is None else dict(found)
+        return await self._run(lambda db: q.get_document(db, tenant, name))
 
     async def put_document(self, tenant: str, name: str, document: Document) -> None:
         """Replace the tenant's document called `name`."""
-        await self._run(lambda db: db.execute(q.UPSERT_DOCUMENT, (tenant, name, Jsonb(document))))
+        await self._run(lambda db: q.put_document(db, tenant, name, document))
 
     async def update_document(self, tenant: str, name: str, change: Change) -> Document | None:
         """Read, change and write the document in one transaction, under a lock of its own."""

@@ -12,16 +12,14 @@ student's slot), so an event id reused for a *different* student of the same ten
 detected here; ids are unique per tenant by contract.
 """
 
-import json
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Sequence
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import NoScriptError, RedisError
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
@@ -30,21 +28,18 @@ from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import (
     DEFAULT_TIMEOUT_S,
-    Change,
-    Document,
     StoredEvent,
-    unlist_student,
 )
 from mastery_engine.stores.redis import scripts
-from mastery_engine.stores.redis.options import options_of, reason, where_of
+from mastery_engine.stores.redis.options import options_of, where_of
+from mastery_engine.stores.redis.tenant import TenantDocuments
 from mastery_engine.stores.snapshots import SnapshotCache
 
-T = TypeVar("T")
 PURGE_CHUNK = 500
 SECONDS_PER_DAY = 86_400
 
 
-class RedisStore:
+class RedisStore(TenantDocuments):
     """Aggregates in Redis hashes, one key per student, day and component."""
 
     def __init__(
@@ -86,33 +81,6 @@ class RedisStore:
             raise
         return store
 
-    async def _load_scripts(self) -> None:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for text in scripts.SCRIPTS.values():
-                pipe.script_load(text)
-            await pipe.execute()
-
-    async def _run(self, call: Callable[[], Awaitable[T]]) -> T:
-        """Run a call, loading the scripts once if the server lost them; errors -> 503."""
-        try:
-            try:
-                return await call()
-            except NoScriptError:  # a restarted or flushed server
-                await self._load_scripts()
-                return await call()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(
-                f"Redis store {self.where} is unavailable: {reason(exc)}"
-            ) from exc
-
-    async def _pipeline(self, build: Callable[[Pipeline], None], atomic: bool) -> list[Any]:
-        async def send() -> list[Any]:
-            async with self._client.pipeline(transaction=atomic) as pipe:
-                build(pipe)
-                return await pipe.execute()
-
-        return await self._run(send)
-
     def _base(self, tenant: str, student_id: str) -> str:
         tag = f"{scripts.encode(tenant)}:student:{scripts.encode(student_id)}"
         return f"{self._prefix}{{{tag}}}"
@@ -120,9 +88,6 @@ class RedisStore:
     def _fixed(self, tenant: str, student_id: str) -> list[str]:
         base = self._base(tenant, student_id)
         return [f"{base}:{name}" for name in scripts.FIXED]
-
-    def _tenant_key(self, tenant: str, name: str) -> str:
-        return f"{self._prefix}{{{scripts.encode(tenant)}}}:{name}"
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
         """Apply a batch in one MULTI/EXEC: one script per student, then the indexes."""
@@ -156,6 +121,31 @@ class RedisStore:
         self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
     ) -> StudentAggregates | None:
         """One script call: the version, `as_of`'s tail, and everything else on a cache miss."""
+        keys, held = self._read_call(tenant, student_id, as_of)
+        sha = self._sha["read"]
+        reply = await self._run(lambda: self._client.evalsha(sha, len(scripts.FIXED), *keys))
+        return self._read_reply((tenant, student_id), reply, held, cache)
+
+    async def read_many(
+        self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
+    ) -> list[StudentAggregates | None]:
+        """Every student's read script in one pipeline: one round trip for them all."""
+        calls = [self._read_call(tenant, s, as_of) for s in student_ids]
+
+        def build(pipe: Pipeline) -> None:
+            for keys, _ in calls:
+                pipe.evalsha(self._sha["read"], len(scripts.FIXED), *keys)
+
+        replies = await self._pipeline(build, atomic=False) if calls else []
+        return [
+            self._read_reply((tenant, student_id), reply, held, cache)
+            for student_id, (_, held), reply in zip(student_ids, calls, replies, strict=True)
+        ]
+
+    def _read_call(
+        self, tenant: str, student_id: str, as_of: int
+    ) -> tuple[list[str | bytes | int], StudentAggregates | None]:
+        """The read script's keys and arguments, and the cached snapshot they refer to."""
         key = (tenant, student_id)
         known = self._cache.version(key)
         # Held across the call: concurrent reads may evict it from the cache meanwhile.
@@ -163,8 +153,16 @@ class RedisStore:
         base = self._base(tenant, student_id)
         keys: list[str | bytes | int] = [*self._fixed(tenant, student_id), base]
         keys += [known if held and known else b"", f"({as_of}", end_of_day(day_of(as_of))]
-        sha = self._sha["read"]
-        reply = await self._run(lambda: self._client.evalsha(sha, len(scripts.FIXED), *keys))
+        return keys, held
+
+    def _read_reply(
+        self,
+        key: tuple[str, str],
+        reply: Any,
+        held: StudentAggregates | None,
+        cache: bool,
+    ) -> StudentAggregates | None:
+        """The aggregates a read script answered (None for an unknown student)."""
         if reply is None:
             self._cache.drop(key)
             return None
@@ -193,7 +191,7 @@ class RedisStore:
 
         removed, unlisted = await self._pipeline(build, atomic=True)
         self._cache.drop((tenant, student_id))
-        return int(removed) + int(unlisted) + await unlist_student(self, tenant, student_id)
+        return int(removed) + int(unlisted)
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""
@@ -207,59 +205,6 @@ class RedisStore:
         ingested = {event_id: int(at) for event_id, at in seen}
         kept = [StoredEvent(scripts.stored_event(b), ingested.get(i, 0)) for i, b in bodies.items()]
         return sorted(kept, key=lambda s: (s.event.occurred_at, s.event.id))
-
-    async def get_config(self, tenant: str) -> dict[str, Any] | None:
-        """The tenant's configuration document."""
-        found = await self._run(lambda: self._client.get(self._tenant_key(tenant, "config")))
-        return None if found is None else dict(json.loads(found))
-
-    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
-        """Replace the tenant's configuration document."""
-        body = json.dumps(config)
-        await self._run(lambda: self._client.set(self._tenant_key(tenant, "config"), body))
-
-    async def get_document(self, tenant: str, name: str) -> Document | None:
-        """The tenant's document called `name`."""
-        key = self._tenant_key(tenant, f"doc:{scripts.encode(name)}")
-        found = await self._run(lambda: self._client.get(key))
-        return None if found is None else dict(json.loads(found))
-
-    async def put_document(self, tenant: str, name: str, document: Document) -> None:
-        """Replace the tenant's document called `name`."""
-        key, body = self._tenant_key(tenant, f"doc:{scripts.encode(name)}"), json.dumps(document)
-        await self._run(lambda: self._client.set(key, body))
-
-    async def update_document(self, tenant: str, name: str, change: Change) -> Document | None:
-        """WATCH the document, change it, and write it in MULTI/EXEC; again if it moved."""
-        key = self._tenant_key(tenant, f"doc:{scripts.encode(name)}")
-
-        async def attempt(pipe: Pipeline) -> Document | None:
-            found = await pipe.get(key)
-            current = None if found is None else dict(json.loads(found))
-            new = change(current)
-            pipe.multi()  # type: ignore[no-untyped-call]
-            if new is not None:
-                pipe.set(key, json.dumps(new))
-            return current if new is None else new
-
-        transaction = self._client.transaction
-        return cast(
-            "Document | None",
-            await self._run(lambda: transaction(attempt, key, value_from_callable=True)),
-        )
-
-    async def audit(self, tenant: str, entry: dict[str, Any]) -> None:
-        """Append an audit entry (newest at the head of the list)."""
-        body = json.dumps(entry)
-        await self._run(lambda: self._client.lpush(self._tenant_key(tenant, "audit"), body))
-
-    async def audit_log(self, tenant: str, limit: int) -> list[dict[str, Any]]:
-        """The latest audit entries, newest first."""
-        if limit <= 0:  # LRANGE 0 -1 would mean everything
-            return []
-        key = self._tenant_key(tenant, "audit")
-        found = await self._run(lambda: self._client.lrange(key, 0, limit - 1))
-        return [dict(json.loads(body)) for body in cast("list[bytes]", found)]
 
     async def purge(self, before: int) -> int:
         """Delete raw events and de-duplication records ingested before `before`."""

@@ -24,7 +24,6 @@ from mastery_engine.stores.base import (
     Change,
     Document,
     StoredEvent,
-    unlist_student,
 )
 from mastery_engine.stores.snapshots import SnapshotCache
 from mastery_engine.stores.sqlite import tables
@@ -137,6 +136,12 @@ class SQLiteStore:
                 return cached
         return self._cache.settle(key, tables.snapshot(db, tenant, student_id), cache)
 
+    async def read_many(
+        self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
+    ) -> list[StudentAggregates | None]:
+        """Each student's `read`, one after the other (a local read never waits)."""
+        return [await self.read(tenant, s, as_of, cache=cache) for s in student_ids]
+
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
         sql = "SELECT student_id FROM versions WHERE tenant = ? ORDER BY 1"
@@ -155,33 +160,19 @@ class SQLiteStore:
 
         removed = await self._write(work)
         self._cache.drop((tenant, student_id))
-        return removed + await unlist_student(self, tenant, student_id)
+        return removed
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""
         return self._read(lambda db: tables.events_of(db, tenant, student_id))
 
-    async def get_config(self, tenant: str) -> dict[str, Any] | None:
-        """The tenant's configuration document."""
-        sql = "SELECT body FROM tenant_config WHERE tenant = ?"
-        row = self._read(lambda db: db.execute(sql, (tenant,)).fetchone())
-        return None if row is None else dict(json.loads(row[0]))
-
-    async def put_config(self, tenant: str, config: dict[str, Any]) -> None:
-        """Replace the tenant's configuration document."""
-        sql = "INSERT OR REPLACE INTO tenant_config VALUES (?, ?)"
-        await self._write(lambda db: db.execute(sql, (tenant, json.dumps(config))))
-
     async def get_document(self, tenant: str, name: str) -> Document | None:
         """The tenant's document called `name`."""
-        sql = "SELECT body FROM documents WHERE tenant = ? AND name = ?"
-        row = self._read(lambda db: db.execute(sql, (tenant, name)).fetchone())
-        return None if row is None else dict(json.loads(row[0]))
+        return self._read(lambda db: tables.get_document(db, tenant, name))
 
     async def put_document(self, tenant: str, name: str, document: Document) -> None:
         """Replace the tenant's document called `name`."""
-        sql = "INSERT OR REPLACE INTO documents VALUES (?, ?, ?)"
-        await self._write(lambda db: db.execute(sql, (tenant, name, json.dumps(document))))
+        await self._write(lambda db: tables.put_document(db, tenant, name, document))
 
     async def update_document(self, tenant: str, name: str, change: Change) -> Document | None:
         """Read, change and write the document in one transaction of the writer thread."""

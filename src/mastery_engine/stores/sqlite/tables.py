@@ -15,7 +15,7 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import Change, Document, StoredEvent
+from mastery_engine.stores.base import CONFIG, Change, Document, StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 
 SCHEMA_VERSION = 4  # 4: documents
@@ -150,21 +150,44 @@ def purge(db: sqlite3.Connection, before: int) -> int:
         return db.execute("DELETE FROM events WHERE ingested_at < ?", (before,)).rowcount
 
 
+def _document_sql(tenant: str, name: str) -> tuple[str, str, tuple[str, ...]]:
+    """How to read and replace a document, and its key; the configuration keeps its table."""
+    if name == CONFIG:
+        return (
+            "SELECT body FROM tenant_config WHERE tenant = ?",
+            "INSERT OR REPLACE INTO tenant_config VALUES (?, ?)",
+            (tenant,),
+        )
+    return (
+        "SELECT body FROM documents WHERE tenant = ? AND name = ?",
+        "INSERT OR REPLACE INTO documents VALUES (?, ?, ?)",
+        (tenant, name),
+    )
+
+
+def get_document(db: sqlite3.Connection, tenant: str, name: str) -> Document | None:
+    """The tenant's document called `name`, or None."""
+    select, _, key = _document_sql(tenant, name)
+    row = db.execute(select, key).fetchone()
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def put_document(db: sqlite3.Connection, tenant: str, name: str, document: Document) -> None:
+    """Replace the tenant's document called `name`."""
+    _, replace, key = _document_sql(tenant, name)
+    db.execute(replace, (*key, json.dumps(document)))
+
+
 def update_document(
     db: sqlite3.Connection, tenant: str, name: str, change: Change
 ) -> Document | None:
     """Read, change and write one document in one write transaction."""
     with transaction(db):
-        row = db.execute(
-            "SELECT body FROM documents WHERE tenant = ? AND name = ?", (tenant, name)
-        ).fetchone()
-        current = None if row is None else dict(json.loads(row[0]))
+        current = get_document(db, tenant, name)
         new = change(current)
         if new is None:
             return current
-        db.execute(
-            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", (tenant, name, json.dumps(new))
-        )
+        put_document(db, tenant, name, new)
     return new
 
 
