@@ -14,6 +14,8 @@ from mastery_engine.api.schemas.classes import (
     ClassMasteryOut,
     ClassOut,
     TenantAnalyticsOut,
+    class_body,
+    classes_body,
     matrix_body,
 )
 from mastery_engine.api.schemas.common import ERROR_RESPONSES, AsOf
@@ -40,7 +42,7 @@ TenantSummaries = Annotated[Summaries, Depends(get_summaries)]
 @router.get("/v1/classes", response_model=ClassesOut, summary="Classes of the tenant")
 async def list_classes(service: Service, tenant: ClassTenant) -> FastJSON:
     """Ids of the tenant's classes, sorted."""
-    return FastJSON({"classes": await classes.class_ids(service, tenant)})
+    return FastJSON(classes_body(await classes.class_ids(service, tenant)))
 
 
 @router.get("/v1/classes/{class_id}", response_model=ClassOut, summary="A class's roster")
@@ -48,7 +50,7 @@ async def get_class(class_id: ClassId, service: Service, tenant: ClassTenant) ->
     """The class's student ids, sorted; 404 for a class this tenant does not have."""
     check_id(class_id, "class_id")
     students = await classes.get_class(service, tenant, class_id)
-    return FastJSON({"class_id": class_id, "students": students})
+    return FastJSON(class_body(class_id, students))
 
 
 @router.put("/v1/classes/{class_id}", response_model=ClassOut, summary="Create or replace a class")
@@ -57,7 +59,7 @@ async def put_class(
 ) -> FastJSON:
     """At most 1,000 distinct student ids, who need no events yet (admin); audited."""
     students = await classes.put_class(service, caller.tenant, class_id, body.students, caller.sub)
-    return FastJSON({"class_id": class_id, "students": students})
+    return FastJSON(class_body(class_id, students))
 
 
 @router.delete("/v1/classes/{class_id}", response_model=ClassDeletedOut, summary="Delete a class")

@@ -15,6 +15,7 @@ from mastery_engine.api.bodies import read_limited
 from mastery_engine.api.deps import AppSettings, DaprSidecar, Service
 from mastery_engine.api.metrics import Metrics
 from mastery_engine.api.schemas.common import DAPR_BODY, ERROR_RESPONSES
+from mastery_engine.api.schemas.operations import DaprAnswer
 from mastery_engine.sources.dapr import deliver, subscriptions
 from mastery_engine.wiring import decode_rules
 
@@ -34,14 +35,14 @@ async def subscribe(settings: AppSettings) -> list[dict[str, Any]]:
     responses={200: {"description": '{"status": "SUCCESS" | "RETRY" | "DROP"}'}},
     openapi_extra=DAPR_BODY,
 )
-async def dapr_event(request: Request, service: Service, settings: AppSettings) -> dict[str, str]:
+async def dapr_event(request: Request, service: Service, settings: AppSettings) -> DaprAnswer:
     """Ingest the event; SUCCESS (applied or duplicate), DROP (never valid), RETRY (store down)."""
     body = await read_limited(request, settings.max_body_bytes)
     delivery = await deliver(service, body, decode_rules(settings))
     if delivery.outcome is not None:
         metrics: Metrics = request.app.state.metrics
         metrics.events.labels("dapr", delivery.outcome.value).inc()
-    answer = {"status": delivery.status.value}
+    answer: DaprAnswer = {"status": delivery.status}
     if delivery.reason is not None:
         answer["reason"] = delivery.reason
     return answer

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from mastery_engine.api.deps import AppSettings, Service
 from mastery_engine.api.errors import RETRY_SOON
 from mastery_engine.api.schemas.common import ERROR_RESPONSES
+from mastery_engine.api.schemas.operations import CheckOut, ReadyOut
 from mastery_engine.core.errors import StoreUnavailable
 
 router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)
@@ -20,24 +21,35 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Every backend answers")
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    summary="Every backend answers",
+    responses={
+        503: {
+            "model": ReadyOut,
+            "description": "Draining, or a backend does not answer (see Retry-After)",
+        }
+    },
+)
 async def readyz(request: Request, service: Service, settings: AppSettings) -> JSONResponse:
     """200 when each backend answers a trivial request, else 503 naming the one that did not."""
     if request.app.state.draining:
-        draining = {"status": "draining", "detail": "shutting down after SIGTERM"}
-        body = {"status": "draining", "checks": {"process": draining}}
+        draining: CheckOut = {"status": "draining", "detail": "shutting down after SIGTERM"}
+        body: ReadyOut = {"status": "draining", "checks": {"process": draining}}
         return JSONResponse(body, 503, headers=RETRY_SOON)
     backend = settings.store_url.split("://", 1)[0]
     started = time.perf_counter()
     try:
         await service.store.ping()
     except StoreUnavailable as exc:
-        failed = {"backend": backend, "status": "unavailable", "error": exc.message}
+        failed: CheckOut = {"backend": backend, "status": "unavailable", "error": exc.message}
         body = {"status": "unavailable", "checks": {"store": failed}}
         return JSONResponse(body, 503, headers=RETRY_SOON)
     elapsed = round((time.perf_counter() - started) * 1000, 3)
-    check: dict[str, object] = {"backend": backend, "status": "ok", "latency_ms": elapsed}
-    return JSONResponse({"status": "ready", "checks": {"store": check}})
+    check: CheckOut = {"backend": backend, "status": "ok", "latency_ms": elapsed}
+    body = {"status": "ready", "checks": {"store": check}}
+    return JSONResponse(body)
 
 
 @router.get(

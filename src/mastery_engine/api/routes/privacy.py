@@ -15,6 +15,7 @@ from mastery_engine.api.deps import (
 )
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas.common import ERROR_RESPONSES, StudentId
+from mastery_engine.api.schemas.privacy import AuditLogOut
 from mastery_engine.core.alerts import AlertThresholds
 from mastery_engine.core.curriculum import MAX_EXERCISES
 from mastery_engine.core.formula import MIN_HALF_LIFE_DAYS
@@ -128,11 +129,12 @@ async def put_config(
     return FastJSON(await service.configure(caller.tenant, document, caller.sub))
 
 
-@router.get("/v1/audit", summary="The tenant's audit log")
+@router.get("/v1/audit", response_model=AuditLogOut, summary="The tenant's audit log")
 async def audit_log(
     service: Service,
     caller: Auditor,
     limit: Annotated[int, Query(ge=1, le=1000, description="Newest entries to return")] = 100,
 ) -> FastJSON:
     """Who erased, exported or reconfigured what, and when (ids only), newest first."""
-    return FastJSON({"entries": await service.audit_log(caller.tenant, limit)})
+    body: AuditLogOut = {"entries": await service.audit_log(caller.tenant, limit)}
+    return FastJSON(body)

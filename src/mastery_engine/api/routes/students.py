@@ -7,20 +7,17 @@ from pydantic import WithJsonSchema
 
 from mastery_engine.api.deps import ClassTenant, Service, StudentReader
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas.common import (
-    ERROR_RESPONSES,
-    AsOf,
+from mastery_engine.api.schemas.common import ERROR_RESPONSES, AsOf, SkillId, StudentId
+from mastery_engine.api.schemas.mastery import (
     HistoryOut,
     SkillDetailOut,
-    SkillId,
-    StudentId,
     StudentMasteryOut,
-    explanation_body,
+    StudentsOut,
     history_body,
-    skill_body,
+    skill_detail_body,
     student_body,
 )
-from mastery_engine.core.instants import format_us, parse_as_of, parse_date
+from mastery_engine.core.instants import parse_as_of, parse_date
 from mastery_engine.core.rosters import check_id
 from mastery_engine.formats.contracts import DATE_SCHEMA
 from mastery_engine.service.mastery import MAX_HISTORY_DAYS
@@ -42,10 +39,11 @@ To = Annotated[
 ]
 
 
-@router.get("", summary="Students of the tenant")
+@router.get("", response_model=StudentsOut, summary="Students of the tenant")
 async def list_students(service: Service, tenant: ClassTenant) -> FastJSON:
     """Ids of every student with events in the caller's tenant."""
-    return FastJSON({"students": await service.students(tenant)})
+    body: StudentsOut = {"students": await service.students(tenant)}
+    return FastJSON(body)
 
 
 @router.get("/{student_id}/mastery", response_model=StudentMasteryOut, summary="All skills")
@@ -73,14 +71,7 @@ async def skill_mastery(
     check_id(skill_id, "skill_id")
     at = parse_as_of(as_of) if as_of is not None else None
     mastery, explanation = await service.skill_mastery(caller.tenant, student_id, skill_id, at)
-    return FastJSON(
-        {
-            "student_id": student_id,
-            "as_of": format_us(mastery.as_of),
-            **skill_body(mastery),
-            "explanation": explanation_body(explanation),
-        }
-    )
+    return FastJSON(skill_detail_body(student_id, mastery, explanation))
 
 
 @router.get(

@@ -1,14 +1,15 @@
-"""Request and response shapes as documented in OpenAPI, and their builders."""
+"""Shared parameters, request bodies and errors as documented in OpenAPI; ingestion results.
 
-from typing import Annotated, Any, Literal
+Each response shape is a TypedDict: FastAPI documents it (`response_model=`), and its builder
+returns it, so mypy checks that the dict sent has exactly the documented keys and types.
+"""
+
+from typing import Annotated, Any, NotRequired
 
 from fastapi import Path, Query
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import Field, WithJsonSchema
+from typing_extensions import TypedDict
 
-from mastery_engine.core.explain import Explanation
-from mastery_engine.core.formula import SkillMastery
-from mastery_engine.core.history import HistoryPoint
-from mastery_engine.core.instants import day_to_date, format_us
 from mastery_engine.formats.contracts import (
     DATE_SCHEMA,
     DATE_TIME_SCHEMA,
@@ -16,7 +17,7 @@ from mastery_engine.formats.contracts import (
     TENANT_SCHEMA,
     URL_ID_SCHEMA,
 )
-from mastery_engine.service.outcomes import IngestReport, Status, StudentMastery
+from mastery_engine.service.outcomes import IngestReport, Status
 from mastery_engine.settings import Settings
 
 EVENT_EXAMPLE: dict[str, Any] = {
@@ -119,7 +120,7 @@ StudentId = Annotated[
 SkillId = Annotated[str, Path(description="A skill"), WithJsonSchema(URL_ID_SCHEMA)]
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(TypedDict):
     """Every error: what was wrong and what is allowed, a stable code, the field if any."""
 
     detail: str
@@ -142,15 +143,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class EventResult(BaseModel):
+class EventResult(TypedDict):
     """Outcome of one submitted event."""
 
     id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
-    error: str | None = Field(None, description="Present only when rejected")
+    status: Status
+    error: NotRequired[Annotated[str, Field(description="Present only when rejected")]]
 
 
-class IngestResponse(BaseModel):
+class IngestResponse(TypedDict):
     """Counts and per-event results, in submission order."""
 
     accepted: int
@@ -159,61 +160,11 @@ class IngestResponse(BaseModel):
     results: list[EventResult]
 
 
-class ComponentsOut(BaseModel):
-    """The four component values, each in [0, 1]."""
-
-    completion: float
-    quiz: float
-    quality: float
-    consistency: float
-
-
-class SkillMasteryOut(BaseModel):
-    """Mastery of one skill."""
-
-    skill_id: str
-    mastery: float = Field(ge=0, le=1)
-    level: Literal["Beginner", "Learning", "Proficient", "Mastered"]
-    components: ComponentsOut
-
-
-class StudentMasteryOut(BaseModel):
-    """Mastery of every skill of a student at `as_of`."""
-
-    student_id: str
-    as_of: str
-    skills: list[SkillMasteryOut]
-
-
-class SkillDetailOut(SkillMasteryOut):
-    """One skill with its explanation."""
-
-    student_id: str
-    as_of: str
-    explanation: dict[str, Any]
-
-
-class PointOut(BaseModel):
-    """Mastery at the end of one UTC day."""
-
-    date: str
-    mastery: float
-    level: str
-
-
-class HistoryOut(BaseModel):
-    """A daily series."""
-
-    student_id: str
-    skill_id: str
-    points: list[PointOut]
-
-
-def ingest_body(report: IngestReport) -> dict[str, Any]:
+def ingest_body(report: IngestReport) -> IngestResponse:
     """The response of POST /v1/events; `error` only on rejected events."""
     results = []
     for r in report.results:
-        item: dict[str, Any] = {"id": r.id, "status": r.status.value}
+        item: EventResult = {"id": r.id, "status": r.status}
         if r.error is not None:
             item["error"] = r.error
         results.append(item)
@@ -222,74 +173,4 @@ def ingest_body(report: IngestReport) -> dict[str, Any]:
         "duplicates": report.count(Status.DUPLICATE),
         "rejected": report.count(Status.REJECTED),
         "results": results,
-    }
-
-
-def skill_body(m: SkillMastery) -> dict[str, Any]:
-    """One skill's mastery, level and components."""
-    c = m.components
-    return {
-        "skill_id": m.skill_id,
-        "mastery": m.mastery,
-        "level": m.level.value,
-        "components": {
-            "completion": c.completion,
-            "quiz": c.quiz,
-            "quality": c.quality,
-            "consistency": c.consistency,
-        },
-    }
-
-
-def student_body(m: StudentMastery) -> dict[str, Any]:
-    """Every skill of a student."""
-    return {
-        "student_id": m.student_id,
-        "as_of": format_us(m.as_of),
-        "skills": [skill_body(s) for s in m.skills],
-    }
-
-
-def explanation_body(e: Explanation) -> dict[str, Any]:
-    """Components with weights and contributions, the best next step, the recent move."""
-    body: dict[str, Any] = {
-        "summary": e.summary,
-        "raise_most": e.raise_most.value if e.raise_most else None,
-        "components": [
-            {
-                "component": p.component.value,
-                "value": p.value,
-                "weight": p.weight,
-                "contribution": p.contribution,
-                "headroom": p.headroom,
-                "next_step": p.next_step,
-                "next_step_gain": p.next_step_gain,
-            }
-            for p in e.parts
-        ],
-        "change": None,
-    }
-    if e.change is not None:
-        body["change"] = {
-            "since": format_us(e.change.since),
-            "previous": e.change.previous,
-            "delta": e.change.delta,
-            "by_component": {c.value: v for c, v in e.change.by_component.items()},
-        }
-    return body
-
-
-def history_body(student_id: str, skill_id: str, points: list[HistoryPoint]) -> dict[str, Any]:
-    """A daily series."""
-    return {
-        "student_id": student_id,
-        "skill_id": skill_id,
-        "points": [
-            {
-                "date": day_to_date(p.day).isoformat(),
-                "mastery": p.mastery,
-                "level": p.level.value,
-            }
-            for p in points
-        ],
     }

@@ -1,28 +1,29 @@
-"""Response models and bodies of the guidance endpoints (recommendations, alerts, predictions)."""
+"""Response shapes and builders of the guidance endpoints (recommendations, alerts, predictions)."""
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+from typing_extensions import TypedDict
 
-from mastery_engine.core.alerts import Alert
+from mastery_engine.core.alerts import Alert, AlertKind
 from mastery_engine.core.forecast import Estimate, Forecast
 from mastery_engine.core.instants import format_us
-from mastery_engine.core.recommend import Recommendation
+from mastery_engine.core.recommend import Action, Recommendation
 from mastery_engine.service.guidance import SkillOutlook
 
 
-class RecommendationOut(BaseModel):
+class RecommendationOut(TypedDict):
     """One suggested step."""
 
     skill_id: str
-    action: Literal["start", "practice", "quiz", "improve-quality", "review"]
+    action: Action
     reason: str
-    expected_gain: float = Field(description="Weighted mastery the step should add")
-    priority: int = Field(ge=1, description="1 is the most useful step")
+    expected_gain: Annotated[float, Field(description="Weighted mastery the step should add")]
+    priority: Annotated[int, Field(ge=1, description="1 is the most useful step")]
 
 
-class RecommendationsOut(BaseModel):
+class RecommendationsOut(TypedDict):
     """Ranked next steps of a student."""
 
     student_id: str
@@ -30,17 +31,23 @@ class RecommendationsOut(BaseModel):
     recommendations: list[RecommendationOut]
 
 
-class AlertOut(BaseModel):
+class AlertOut(TypedDict):
     """A sign that the student is struggling."""
 
-    kind: Literal["repeated_error", "low_quiz_scores", "inactive", "falling_mastery"]
+    kind: AlertKind
     skill_id: str | None
     message: str
     since: str
-    detail: dict[str, Any]
+    detail: Annotated[
+        dict[str, Any],
+        Field(
+            description="By kind: repeated_error {error_type, count, hours}, low_quiz_scores"
+            " {scores, mean}, inactive {days, last_active}, falling_mastery {from, to, days}"
+        ),
+    ]
 
 
-class AlertsOut(BaseModel):
+class AlertsOut(TypedDict):
     """Every current alert of a student."""
 
     student_id: str
@@ -48,7 +55,7 @@ class AlertsOut(BaseModel):
     alerts: list[AlertOut]
 
 
-class EstimateOut(BaseModel):
+class EstimateOut(TypedDict):
     """Days until a level, with an 80 % interval (`high` null: beyond the horizon)."""
 
     days: int
@@ -56,7 +63,7 @@ class EstimateOut(BaseModel):
     high: int | None
 
 
-class ForecastOut(BaseModel):
+class ForecastOut(TypedDict):
     """Days to Proficient and Mastered at the current pace; nulls with a reason when unknown."""
 
     to_proficient: EstimateOut | None
@@ -65,16 +72,16 @@ class ForecastOut(BaseModel):
     reason: str | None
 
 
-class SkillPredictionOut(BaseModel):
+class SkillPredictionOut(TypedDict):
     """P(correct) on the next quiz item of a skill, and its forecast."""
 
     skill_id: str
     mastery: float
-    p_correct: float = Field(gt=0, lt=1)
+    p_correct: Annotated[float, Field(gt=0, lt=1)]
     forecast: ForecastOut
 
 
-class PredictionsOut(BaseModel):
+class PredictionsOut(TypedDict):
     """Predictions of every skill of a student."""
 
     student_id: str
@@ -84,7 +91,7 @@ class PredictionsOut(BaseModel):
 
 def recommendations_body(
     student_id: str, at: int, found: Sequence[Recommendation]
-) -> dict[str, Any]:
+) -> RecommendationsOut:
     """The body of GET …/recommendations."""
     return {
         "student_id": student_id,
@@ -92,7 +99,7 @@ def recommendations_body(
         "recommendations": [
             {
                 "skill_id": r.skill_id,
-                "action": r.action.value,
+                "action": r.action,
                 "reason": r.reason,
                 "expected_gain": r.expected_gain,
                 "priority": r.priority,
@@ -102,14 +109,14 @@ def recommendations_body(
     }
 
 
-def alerts_body(student_id: str, at: int, found: Sequence[Alert]) -> dict[str, Any]:
+def alerts_body(student_id: str, at: int, found: Sequence[Alert]) -> AlertsOut:
     """The body of GET …/alerts."""
     return {
         "student_id": student_id,
         "as_of": format_us(at),
         "alerts": [
             {
-                "kind": a.kind.value,
+                "kind": a.kind,
                 "skill_id": a.skill_id,
                 "message": a.message,
                 "since": format_us(a.since),
@@ -120,11 +127,11 @@ def alerts_body(student_id: str, at: int, found: Sequence[Alert]) -> dict[str, A
     }
 
 
-def _estimate(found: Estimate | None) -> dict[str, Any] | None:
+def _estimate(found: Estimate | None) -> EstimateOut | None:
     return None if found is None else {"days": found.days, "low": found.low, "high": found.high}
 
 
-def forecast_body(found: Forecast) -> dict[str, Any]:
+def forecast_body(found: Forecast) -> ForecastOut:
     """One skill's forecast."""
     return {
         "to_proficient": _estimate(found.to_proficient),
@@ -134,7 +141,7 @@ def forecast_body(found: Forecast) -> dict[str, Any]:
     }
 
 
-def predictions_body(student_id: str, at: int, skills: Sequence[SkillOutlook]) -> dict[str, Any]:
+def predictions_body(student_id: str, at: int, skills: Sequence[SkillOutlook]) -> PredictionsOut:
     """The body of GET …/predictions."""
     return {
         "student_id": student_id,
