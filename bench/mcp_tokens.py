@@ -15,9 +15,8 @@ from mastery_engine.core.access import Principal, Role
 from mastery_engine.core.formula import Level
 from mastery_engine.mcp.server import acting_as, build_server
 from mastery_engine.service.demo import PROFILES, demo_events
-from mastery_engine.service.guidance import Guidance
 from mastery_engine.settings import Settings
-from mastery_engine.wiring import load_model, open_service
+from mastery_engine.wiring import open_engine
 
 TENANT = "demo"
 
@@ -30,10 +29,11 @@ def answer_text(result: Any) -> str:
 async def measure() -> list[dict[str, Any]]:
     """Per demo student: raw bytes, answer bytes, reduction."""
     settings = Settings(store_url="memory://", auth="off")
-    async with open_service(settings) as service:
+    async with open_engine(settings) as engine:
+        service = engine.service
         events = demo_events(service.clock(), service.curriculum)
         await service.ingest(TENANT, events)
-        server = build_server(Guidance(service, load_model(None)))
+        server = build_server(engine)
         rows = []
         with acting_as(Principal("bench", TENANT, frozenset({Role.SERVICE}))):
             for student in PROFILES:

@@ -3,7 +3,6 @@
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -15,6 +14,7 @@ from mastery_engine.core.prediction import DEFAULT_MODEL, PredictionModel
 from mastery_engine.formats.decode import DecodeRules
 from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.service.analytics import Summaries
+from mastery_engine.service.engine import Engine
 from mastery_engine.service.guidance import Guidance
 from mastery_engine.service.mastery import MasteryService, wall_clock_us
 from mastery_engine.settings import Settings
@@ -105,15 +105,6 @@ async def open_service(
         await store.close()
 
 
-@dataclass(frozen=True, slots=True)
-class Engine:
-    """Everything an entry point serves from: the service, its guidance and analytics."""
-
-    service: MasteryService
-    guidance: Guidance
-    analytics: Summaries
-
-
 @asynccontextmanager
 async def open_engine(
     settings: Settings, clock: Callable[[], int] = wall_clock_us, observe: Observer | None = None
@@ -123,6 +114,6 @@ async def open_engine(
         guidance = Guidance(service, load_model(settings.model_path))
         analytics = Summaries(service, settings.analytics_max_age_seconds)
         try:
-            yield Engine(service, guidance, analytics)
+            yield Engine.of(service, guidance, analytics)
         finally:
             await analytics.close()

@@ -178,7 +178,8 @@ def create_app(
             service = app.state.service = engine.service
             app.state.guidance = engine.guidance
             app.state.summaries = engine.analytics
-            app.state.mcp = McpEndpoint(engine.guidance, auth_on=settings.auth != "off")
+            app.state.classes = engine.classes
+            app.state.mcp = McpEndpoint(engine, auth_on=settings.auth != "off")
             app.state.verifier = await authentication(settings, resources)
             app.state.limiter = IngestLimiter(
                 settings.ingest_rate_limit,

@@ -20,7 +20,7 @@ async def _serve_stdio(settings: Settings) -> None:
     from mastery_engine.mcp.server import acting_as, build_server
 
     async with open_engine(settings) as engine:
-        server = build_server(engine.guidance)
+        server = build_server(engine)
         principal = Principal("mcp-stdio", settings.mcp_tenant, frozenset({Role.SERVICE}))
         with acting_as(principal):
             await server.run_stdio_async()

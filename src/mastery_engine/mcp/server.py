@@ -19,8 +19,8 @@ from mastery_engine.core.errors import MasteryError
 from mastery_engine.core.events import id_problem
 from mastery_engine.core.instants import parse_as_of
 from mastery_engine.mcp import text as mcp_text
-from mastery_engine.service.classes import class_mastery
-from mastery_engine.service.guidance import MAX_RECOMMENDATIONS, Guidance
+from mastery_engine.service.engine import Engine
+from mastery_engine.service.guidance import MAX_RECOMMENDATIONS
 
 INSTRUCTIONS = """Mastery of programming skills per student, from learning events.
 Mastery is in [0, 1] = 0.4 completion + 0.3 quiz + 0.2 code quality + 0.1 consistency;
@@ -80,9 +80,9 @@ def _answering() -> Iterator[None]:
         raise ToolError(exc.message) from None
 
 
-def build_server(guidance: Guidance) -> MCPServer:
+def build_server(engine: Engine) -> MCPServer:
     """The MCP server; every tool checks the caller's role like the HTTP API does."""
-    service = guidance.service
+    service, guidance = engine.service, engine.guidance
     server = MCPServer("mastery-engine", version=__version__, instructions=INSTRUCTIONS)
 
     @server.tool()
@@ -124,7 +124,7 @@ def build_server(guidance: Guidance) -> MCPServer:
         who = _allowed(Action.READ_CLASS)
         _ids(class_id=class_id)
         with _answering():
-            at, matrix = await class_mastery(service, who.tenant, class_id, None)
+            at, matrix = await engine.classes.mastery(who.tenant, class_id, None)
             return mcp_text.class_text(class_id, at, matrix)
 
     @server.tool()

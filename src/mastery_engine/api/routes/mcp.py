@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mastery_engine.api.deps import Caller
 from mastery_engine.core.access import Principal
-from mastery_engine.service.guidance import Guidance
+from mastery_engine.service.engine import Engine
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -50,8 +50,8 @@ def streamable_app(server: "MCPServer", auth_on: bool) -> ASGIApp:
 class McpEndpoint:
     """The MCP transport of one app: started by the first call, stopped by `close`."""
 
-    def __init__(self, guidance: Guidance, auth_on: bool) -> None:
-        self.guidance = guidance
+    def __init__(self, engine: Engine, auth_on: bool) -> None:
+        self.engine = engine
         self.auth_on = auth_on
         self._ready: asyncio.Future[ASGIApp] | None = None
         self._host: asyncio.Task[None] | None = None
@@ -70,7 +70,7 @@ class McpEndpoint:
         try:
             from mastery_engine.mcp.server import build_server
 
-            server = build_server(self.guidance)
+            server = build_server(self.engine)
             transport = streamable_app(server, self.auth_on)
             async with server.session_manager.run():
                 ready.set_result(transport)

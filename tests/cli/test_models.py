@@ -27,7 +27,7 @@ from mastery_engine.core.prediction import (
 from mastery_engine.stores.memory import MemoryStore
 from tests.conftest import event
 
-PYKT = Path(__file__).resolve().parent / "data" / "assist2015_head200.csv"  # see data/README.md
+PYKT = Path(__file__).resolve().parents[1] / "data" / "assist2015_head200.csv"  # see data/README.md
 T0 = parse_rfc3339("2026-03-01T08:00:00Z", "t0")
 HOUR = 3600 * 1_000_000
 

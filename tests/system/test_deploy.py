@@ -24,7 +24,7 @@ import yaml
 
 from mastery_engine.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 K8S, DAPR = ROOT / "deploy" / "k8s", ROOT / "deploy" / "dapr"
 # The newest schemas kubernetes-validate 1.37.0 ships, and the oldest cluster version checked.
 KUBERNETES_VERSIONS = ("1.30", "1.37")

@@ -21,6 +21,8 @@ from mastery_engine.api.routes.mcp import McpEndpoint
 from mastery_engine.core.curriculum import DEFAULT_CURRICULUM
 from mastery_engine.core.formula import FormulaConfig
 from mastery_engine.core.prediction import DEFAULT_MODEL
+from mastery_engine.service.analytics import Summaries
+from mastery_engine.service.engine import Engine
 from mastery_engine.service.guidance import Guidance
 from mastery_engine.service.mastery import MasteryService
 from mastery_engine.stores.memory import MemoryStore
@@ -212,14 +214,17 @@ def test_the_sdk_is_imported_by_the_first_mcp_call_only() -> None:
     assert done.stdout.split() == ["False", "200", "mastery-engine"]
 
 
-async def test_concurrent_first_calls_share_one_transport() -> None:
+def engine() -> Engine:
     service = MasteryService(MemoryStore(), DEFAULT_CURRICULUM, FormulaConfig())
-    endpoint = McpEndpoint(Guidance(service, DEFAULT_MODEL), auth_on=True)
+    return Engine.of(service, Guidance(service, DEFAULT_MODEL), Summaries(service, 60))
+
+
+async def test_concurrent_first_calls_share_one_transport() -> None:
+    endpoint = McpEndpoint(engine(), auth_on=True)
     first, second = await asyncio.gather(endpoint.app(), endpoint.app())
     assert first is second and first is await endpoint.app()
     await endpoint.close()
 
 
 async def test_closing_an_endpoint_never_called_does_nothing() -> None:
-    service = MasteryService(MemoryStore(), DEFAULT_CURRICULUM, FormulaConfig())
-    await McpEndpoint(Guidance(service, DEFAULT_MODEL), auth_on=True).close()
+    await McpEndpoint(engine(), auth_on=True).close()
