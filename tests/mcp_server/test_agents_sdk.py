@@ -24,8 +24,8 @@ from agents.mcp import (
 from agents.tool_context import ToolContext
 from mcp.shared.exceptions import MCPError
 
+from tests.mcp_server.test_mcp import BIN, TOOLS
 from tests.serving import free_port, serve
-from tests.test_mcp import BIN, TOOLS
 
 SECRET = "agents-test-secret-" + "0123456789" * 4
 EVENT = {
