@@ -1,5 +1,6 @@
 """The one place where settings become a running service: store, curriculum, formula."""
 
+import functools
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -46,15 +47,20 @@ def load_model(path: Path | None) -> PredictionModel:
     return PredictionModel.from_json(document)
 
 
-def skill_rule(settings: Settings, extension: str | None) -> SkillRule:
-    """Where a statement's skill comes from: the `extension`, else the activity id pattern."""
-    return SkillRule(extension, settings.activity_skill_pattern)
-
-
 def decode_rules(settings: Settings) -> DecodeRules:
-    """How a Kafka message or a Dapr delivery is decoded: its default tenant and skills."""
-    skills = skill_rule(settings, settings.xapi_skill_extension)
-    return DecodeRules(settings.kafka_default_tenant, skills)
+    """How a delivery or a learning record is decoded: the default tenant (Kafka, Dapr), and
+    the skill rules of xAPI and Caliper records (built once per distinct setting)."""
+    return _decode_rules(
+        settings.kafka_default_tenant,
+        settings.activity_skill_pattern,
+        settings.xapi_skill_extension,
+        settings.caliper_skill_extension,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _decode_rules(tenant: str, pattern: str, xapi: str | None, caliper: str | None) -> DecodeRules:
+    return DecodeRules(tenant, SkillRule(xapi, pattern), SkillRule(caliper, pattern))
 
 
 def formula_config(settings: Settings) -> FormulaConfig:

@@ -121,9 +121,15 @@ def canonical(event_type: str, skill: str | None, at: str = AT, **data: Any) -> 
     return body | {"data": data}
 
 
-def accepted(*ids: str) -> dict[str, Any]:
-    results = [{"id": i, "status": "accepted"} for i in ids]
-    return {"accepted": len(ids), "duplicates": 0, "rejected": 0, "results": results}
+def accepted(*results: tuple[str, str]) -> dict[str, Any]:
+    """The answer when every event is accepted: (id, the type it was stored as) each."""
+    found = [{"id": i, "status": "accepted", "type": t} for i, t in results]
+    return {"accepted": len(found), "duplicates": 0, "rejected": 0, "skipped": 0, "results": found}
+
+
+def activities(*ids: str) -> dict[str, Any]:
+    """The answer when every event is accepted as the learner's activity."""
+    return accepted(*((i, "activity") for i in ids))
 
 
 FUNCTIONS = f"{COURSE}/skills/functions"
@@ -166,7 +172,18 @@ def test_each_mapped_event_and_action_becomes_its_canonical_event(client: TestCl
     answer = post(client, envelope(*batch))
 
     assert answer.status_code == 200, answer.text
-    assert answer.json() == accepted("g1", "i1", "i2", "i3", "i4", "a1", "a2", "s1", "s2", "s3")
+    assert answer.json() == accepted(
+        ("g1", "quiz.graded"),
+        ("i1", "quiz.graded"),
+        ("i2", "activity"),
+        ("i3", "activity"),
+        ("i4", "activity"),
+        ("a1", "exercise.completed"),
+        ("a2", "exercise.completed"),
+        ("s1", "activity"),
+        ("s2", "activity"),
+        ("s3", "activity"),
+    )
     assert stored(client, "ada") == {
         "g1": canonical("quiz.graded", "functions", quiz_id=f"{FUNCTIONS}/assess/1", score=12 / 15),
         "i1": canonical("quiz.graded", "functions", LATER, quiz_id=item["id"], score=0.5),
@@ -202,7 +219,7 @@ def test_session_events_only_mark_days_active(client: TestClient) -> None:
         for n, day in enumerate(days)
     ]
 
-    assert post(client, envelope(*batch)).json() == accepted("s0", "s1", "s2")
+    assert post(client, envelope(*batch)).json() == activities("s0", "s1", "s2")
 
     assert all(e["skill_id"] is None for e in stored(client, "ada").values())
     components = mastery(client, "ada", "basics").json()["components"]
@@ -214,7 +231,7 @@ def test_session_events_only_mark_days_active(client: TestClient) -> None:
 
 def test_a_resent_event_is_a_duplicate(client: TestClient) -> None:
     done = caliper("a1", "AssignableEvent", "Completed", resource(f"{COURSE}/skills/oop/ex/1"))
-    assert post(client, envelope(done)).json() == accepted("a1")
+    assert post(client, envelope(done)).json() == accepted(("a1", "exercise.completed"))
 
     again = post(client, envelope(done, done)).json()
 
@@ -222,8 +239,11 @@ def test_a_resent_event_is_a_duplicate(client: TestClient) -> None:
         "accepted": 0,
         "duplicates": 2,
         "rejected": 0,
-        "results": [{"id": "a1", "status": "duplicate"}] * 2,
+        "skipped": 0,
+        "results": [{"id": "a1", "status": "duplicate", "type": "exercise.completed"}] * 2,
     }
+    # A bare event (no envelope) is the same event.
+    assert post(client, done).json()["results"] == [again["results"][0]]
     twice = post(client, envelope(*[caliper("a2", "SessionEvent", "LoggedIn", APP)] * 2)).json()
     assert [r["status"] for r in twice["results"]] == ["accepted", "duplicate"]
     found = mastery(client, "ada", "oop").json()["components"]
@@ -269,7 +289,11 @@ def test_the_skill_comes_from_an_extension_else_the_activity_id(client: TestClie
 
     answer = post(client, envelope(*batch), tenant="school-b")
 
-    assert answer.json() == accepted("e1", "e2", "e3", "e4", "e5", "e6", "e7")
+    assert answer.json() == accepted(
+        *((i, "exercise.completed") for i in ("e1", "e2")),
+        ("e3", "quiz.graded"),
+        *((i, "exercise.completed") for i in ("e4", "e5", "e6", "e7")),
+    )
     skills = {i: e["skill_id"] for i, e in stored(client, "ada", tenant="school-b").items()}
     assert skills == {
         "e1": "errors",
@@ -296,52 +320,83 @@ def test_a_configured_activity_pattern_names_the_skill(backend_url: str) -> None
     with TestClient(create_app(settings, clock=fixed_clock())) as client:
         results = post(client, envelope(*batch)).json()["results"]
 
-        assert results[0] == {"id": "p1", "status": "accepted"}
-        assert results[1]["status"] == "rejected"
+        assert results[0] == {"id": "p1", "status": "accepted", "type": "exercise.completed"}
+        # Without a skill, a completion is kept as the learner's activity, with a warning.
+        assert results[1] == {
+            "id": "p2",
+            "status": "accepted",
+            "type": "activity",
+            "warning": results[1]["warning"],
+        }
         assert (
-            f"no skill for activity '{COURSE}/skills/functions/ex/2': name it with an id shaped"
-            f" like '{pattern}' (MASTERY_ACTIVITY_SKILL_PATTERN)"
-        ) in results[1]["error"]
-        assert stored(client, "ada")["p1"]["skill_id"] == "functions"
+            f"no skill for activity '{COURSE}/skills/functions/ex/2': put a prefix of its id (or"
+            " of its course) in a curriculum skill's `activities`, or an id shaped like"
+            f" '{pattern}' (MASTERY_ACTIVITY_SKILL_PATTERN)"
+        ) in results[1]["warning"]
+        found = stored(client, "ada")
+        assert found["p1"]["skill_id"] == "functions"
+        assert found["p2"] == canonical("activity", None, kind="assignable.completed")
 
 
 OOP = f"{COURSE}/skills/oop/assess/1"
+# Events the action table does not name, a GradeEvent without a score, and one without a skill
+# are each kept as the learner's activity (on their skill, if they have one).
+KEPT_AS_ACTIVITY: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    (
+        caliper("k1", "NavigationEvent", "NavigatedTo", OOP),
+        canonical("activity", "oop", kind="navigation.navigatedto"),
+    ),
+    (
+        caliper("k2", "AssignableEvent", "Started", OOP),
+        canonical("activity", "oop", kind="assignable.started"),
+    ),
+    (
+        caliper("k3", "SessionEvent", "Started", APP),
+        canonical("activity", None, kind="session.started"),
+    ),
+    (
+        caliper("k4", "AssessmentItemEvent", "Submitted", OOP),
+        canonical("activity", "oop", kind="assessment_item.submitted"),
+    ),
+    (
+        graded("k5", OOP, 1, 1) | {"generated": None},
+        canonical("activity", "oop", kind="grade.graded"),
+    ),
+    (
+        caliper("k6", "AssignableEvent", "Completed", "https://lms.example/lessons/1"),
+        canonical("activity", None, kind="assignable.completed"),
+    ),
+]
+
+
+def test_events_without_a_graded_meaning_are_kept_as_activity(client: TestClient) -> None:
+    answer = post(client, envelope(*(body for body, _ in KEPT_AS_ACTIVITY)))
+
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    warned = body["results"][-1].pop("warning")
+    assert body == activities(*(event["id"] for event, _ in KEPT_AS_ACTIVITY))
+    assert (
+        "no skill for activity 'https://lms.example/lessons/1': put a prefix of its id (or of"
+        " its course) in a curriculum skill's `activities`, or the extension"
+        f" '{SKILL_EXTENSION}' or an id shaped like '*/skills/{{skill_id}}'"
+    ) in warned
+    assert stored(client, "ada") == {event["id"]: kept for event, kept in KEPT_AS_ACTIVITY}
+    found = mastery(client, "ada", "oop").json()["components"]
+    assert (found["completion"], found["quiz"]) == (0.0, 0.0)
+
+
 REJECTIONS: list[tuple[dict[str, Any], tuple[str, ...]]] = [
-    (
-        caliper("r1", "NavigationEvent", "NavigatedTo", OOP),
-        (
-            "NavigationEvent NavigatedTo is not mapped; mapped: GradeEvent Graded;"
-            " AssessmentItemEvent Started, Skipped, Completed; AssignableEvent Completed,"
-            " Submitted; SessionEvent LoggedIn, LoggedOut, TimedOut",
-        ),
-    ),
-    (caliper("r2", "AssignableEvent", "Started", OOP), ("AssignableEvent Started is not mapped",)),
-    (caliper("r3", "SessionEvent", "Started", APP), ("SessionEvent Started is not mapped",)),
-    (
-        caliper("r4", "AssessmentItemEvent", "Submitted", OOP),
-        ("AssessmentItemEvent Submitted is not mapped",),
-    ),
-    (
-        graded("r5", OOP, 1, 1) | {"generated": None},
-        ("a GradeEvent needs a generated Score with scoreGiven and maxScore",),
-    ),
-    (graded("r6", OOP, 20, 15), ("generated score 20 of 15", "needs 0 <= given <= max")),
+    (graded("r6", OOP, 20, 15), ("generated.scoreGiven 20 is outside 0 .. maxScore 15",)),
     (
         caliper("r7", "AssessmentItemEvent", "Completed", OOP, generated=score(2)),
-        ("generated.maxScore is required with scoreGiven",),
+        ("generated.maxScore is missing; the score is scoreGiven / maxScore (above 0)",),
     ),
-    (graded("r8", OOP, -1, 4), ("generated score -1 of 4", "does not map onto 0..1")),
-    (graded("r9", OOP, 0, 0), ("generated score 0 of 0", "does not map onto 0..1")),
+    (graded("r8", OOP, -1, 4), ("generated.scoreGiven -1 is outside 0 .. maxScore 4",)),
+    (graded("r9", OOP, 0, 0), ("generated.maxScore is 0",)),
     (
         graded("r10", OOP, 1, 2) | {"object": {"id": f"{COURSE}/attempts/1", "assignable": OOP}},
-        ("no person to name the student (actor, assignee or session user)",),
-    ),
-    (
-        caliper("r11", "AssignableEvent", "Completed", "https://lms.example/lessons/1"),
-        (
-            "no skill for activity 'https://lms.example/lessons/1': name it with the extension"
-            f" '{SKILL_EXTENSION}' or an id shaped like '*/skills/{{skill_id}}'",
-        ),
+        ("a GradeEvent needs object.assignee, its learner (the actor is the grader)",),
     ),
     (
         caliper("r12", "AssignableEvent", "Completed", OOP, eventTime="2026-03-10T10:15:00"),
@@ -372,33 +427,45 @@ REJECTIONS: list[tuple[dict[str, Any], tuple[str, ...]]] = [
         caliper("r19", "AssignableEvent", "Completed", OOP, extensions=["oop"]),
         ("extensions", "valid dictionary"),
     ),
-    (graded("r20", OOP, 1, 2) | {"generated": score("ten", 2)}, ("scoreGiven", "valid number")),
-    (graded("r21", OOP, 1, 2) | {"action": "Deleted"}, ("GradeEvent Deleted is not mapped",)),
-    (graded("r22", OOP, 1, 2) | {"generated": score(True, 2)}, ("generated.scoreGiven: ",)),
+    (
+        graded("r20", OOP, 1, 2) | {"generated": score("ten", 2)},
+        ("generated.scoreGiven is 'ten'; it must be a finite number",),
+    ),
+    (
+        graded("r22", OOP, 1, 2) | {"generated": score(True, 2)},
+        ("generated.scoreGiven is True; it must be a finite number",),
+    ),
 ]
 
 
 def test_unmappable_events_get_their_own_error(client: TestClient) -> None:
     valid = caliper("ok1", "AssignableEvent", "Completed", resource(f"{COURSE}/skills/oop/ex/1"))
     also = graded("ok2", OOP, 9, 10)
-    no_id = {k: v for k, v in valid.items() if k != "id"}
+    no_id = {k: v for k, v in valid.items() if k not in ("id", "eventTime")}
     batch = [valid, *(body for body, _ in REJECTIONS), also, no_id, "https://lms.example/e/1", 7]
 
     answer = post(client, envelope(*batch))
 
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 0, len(REJECTIONS) + 3)
+    counts = (body["accepted"], body["duplicates"], body["rejected"], body["skipped"])
+    assert counts == (3, 0, len(REJECTIONS) + 2, 0)
     results = body["results"]
     assert len(results) == len(batch)
-    assert results[0] == {"id": "ok1", "status": "accepted"}
+    assert results[0] == {"id": "ok1", "status": "accepted", "type": "exercise.completed"}
     for (event, messages), result in zip(REJECTIONS, results[1:], strict=False):
         assert result["id"] == event["id"] and result["status"] == "rejected", result
         for message in messages:
             assert message in result["error"], (event["id"], message, result["error"])
-    assert results[len(REJECTIONS) + 1] == {"id": "ok2", "status": "accepted"}
-    missing, iri, number = results[-3:]
-    assert missing == {"id": None, "status": "rejected", "error": "id: Field required"}
+    assert results[len(REJECTIONS) + 1] == {
+        "id": "ok2",
+        "status": "accepted",
+        "type": "quiz.graded",
+    }
+    derived, iri, number = results[-3:]
+    # Without an id the event gets one derived from its content, and without eventTime the
+    # time it was received (the fixed clock).
+    assert derived == {"id": derived["id"], "status": "accepted", "type": "exercise.completed"}
     for result, kind in ((iri, "str"), (number, "int")):
         assert result["id"] is None and result["status"] == "rejected"
         assert result["error"] == (
@@ -406,9 +473,11 @@ def test_unmappable_events_get_their_own_error(client: TestClient) -> None:
             f" eventTime, got a JSON {kind}"
         )
     # Only the valid events were applied.
-    assert set(stored(client, "ada")) == {"ok1", "ok2"}
+    found_events = stored(client, "ada")
+    assert set(found_events) == {"ok1", "ok2", derived["id"]}
+    assert found_events[derived["id"]]["occurred_at"] == "2026-03-20T12:00:00Z"
     found = mastery(client, "ada", "oop").json()["components"]
-    assert found["completion"] == pytest.approx(1 / 15)
+    assert found["completion"] == pytest.approx(1 / 15)  # ok1 and its copy: one exercise
     assert found["quiz"] == pytest.approx(0.9, abs=1e-6)
 
 
@@ -433,7 +502,8 @@ MALFORMED: list[tuple[Any, str | None, str]] = [
     (envelope(ONE) | {"data": "events"}, "data", "data: Input should be a valid list"),
     (envelope(), "data", "data: the envelope holds no events"),
     ([envelope(ONE)], None, "body must be a Caliper envelope object with sensor, sendTime,"),
-    ([ONE], None, "dataVersion and data (a list of events), got a JSON list"),
+    ([ONE], None, "or one Caliper event with id, type, action, actor, object and eventTime;"),
+    ([ONE], None, "got a JSON list"),
     ("an envelope", None, "got a JSON str"),
     (True, None, "got a JSON bool"),
     (42, None, "got a JSON int"),
@@ -478,7 +548,7 @@ def test_an_envelope_over_the_batch_limit_is_a_413(client: TestClient) -> None:
     answer = post(client, envelope(*batch))
 
     assert answer.status_code == 413, answer.text
-    assert "a batch holds at most 1000 items, got 1001" in answer.json()["detail"]
+    assert "a batch holds at most 1000 records, got 1001" in answer.json()["detail"]
     assert_unknown(client, "ada")
 
 
@@ -491,7 +561,7 @@ def test_a_timed_out_session_as_the_spec_shapes_it_names_its_user(client: TestCl
         actor=APP,
     )
 
-    assert post(client, envelope(timed_out)).json() == accepted("t1")
+    assert post(client, envelope(timed_out)).json() == activities("t1")
 
 
 def test_the_rate_limit_counts_each_event_of_an_envelope() -> None:

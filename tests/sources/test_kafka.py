@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from mastery_engine.core.changes import significant
+from mastery_engine.core.instants import format_us
 from mastery_engine.formats.contracts import DeadLetterHeaders, MasteryChanged
+from mastery_engine.service.mastery import wall_clock_us
 from mastery_engine.settings import Settings
-from mastery_engine.sources.kafka.consumer import ConsumeStats
 from mastery_engine.sources.kafka.dlq import header, headers_of
+from mastery_engine.sources.kafka.stats import ConsumeStats
 from mastery_engine.sources.kafka.worker import consume, replay_dead_letters
 from tests.kafka_broker import produce, read_topic
 from tests.sources.streams import (
@@ -125,17 +127,22 @@ def test_payload_formats_are_detected_and_tenants_honoured(topics: Topics, tmp_p
 
 
 def test_dead_letters_replayed_after_a_fix_are_ingested(topics: Topics, tmp_path: Path) -> None:
-    unmappable = statement("st-9", "https://lms.example/quizzes/9", **{SKILL_EXTENSION: "oop"})
+    # An event an hour ahead of the clock is refused until the allowed skew is raised.
+    ahead = format_us(wall_clock_us() + 3600 * 10**6)
+    early = {"id": "e-9", "type": "exercise.completed", "student_id": "s-7", "skill_id": "oop",
+             "occurred_at": ahead, "data": {"exercise_id": "e9"}}  # fmt: skip
     produce(
-        topics.broker.bootstrap, topics.topic, [(b"s-7", unmappable, [("tenant", b"school-b")])]
+        topics.broker.bootstrap,
+        topics.topic,
+        [(b"s-7", json.dumps(early).encode(), [("tenant", b"school-b")])],
     )
     url = f"sqlite:///{tmp_path}/r.db"
     assert run(topics.settings(url)).dead_letters == 1
     [letter] = read_topic(topics.broker.bootstrap, topics.dlq, expect=1)
-    assert header(letter, "dlq.reason") == "unmappable"
-    assert "no skill for activity" in (header(letter, "dlq.error") or "")
+    assert header(letter, "dlq.reason") == "invalid_event"
+    assert "future" in (header(letter, "dlq.error") or "")
 
-    fixed = topics.settings(url, xapi_skill_extension=SKILL_EXTENSION)
+    fixed = topics.settings(url, max_future_seconds=7200)
     replayed = replay_dead_letters(
         fixed, group=f"{topics.group}-replay", until_idle_s=2, limit=None
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mastery_engine.settings import Settings
-from mastery_engine.sources.kafka.consumer import ConsumeStats
+from mastery_engine.sources.kafka.stats import ConsumeStats
 from mastery_engine.sources.kafka.worker import consume
 from tests.kafka_broker import produce, read_topic
 from tests.postgres_server import postgres_server

@@ -2,7 +2,7 @@
 
 The document (`GET/PUT /v1/config`) is
 `{"weights": {...}, "half_life_days": H, "window_days": W, "curriculum": {"skills": [...]},
-"desired_retention": R, "alerts": {...}}`;
+"desired_retention": R, "alerts": {...}, "xapi": {"verbs": {...}}, "caliper": {"actions": {...}}}`;
 a key that is absent keeps the service-wide default. Aggregates are raw sums, so new rules
 apply to every read at once without recomputing anything.
 """
@@ -16,8 +16,18 @@ from mastery_engine.core.alerts import AlertThresholds
 from mastery_engine.core.curriculum import Curriculum
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.formula import FormulaConfig, Weights
+from mastery_engine.core.records import RecordRules
 
-KEYS = ("weights", "half_life_days", "window_days", "curriculum", "desired_retention", "alerts")
+KEYS = (
+    "weights",
+    "half_life_days",
+    "window_days",
+    "curriculum",
+    "desired_retention",
+    "alerts",
+    "xapi",
+    "caliper",
+)
 WEIGHT_NAMES = tuple(f.name for f in fields(Weights))
 
 
@@ -29,6 +39,7 @@ class Rules:
     config: FormulaConfig
     desired_retention: float = 0.9  # a skill recalled with less is due for review
     alerts: AlertThresholds = field(default_factory=AlertThresholds)
+    records: RecordRules = field(default_factory=RecordRules)
 
 
 def rules_from(document: object, defaults: Rules) -> Rules:
@@ -61,7 +72,7 @@ def rules_from(document: object, defaults: Rules) -> Rules:
     alerts = defaults.alerts
     if "alerts" in document:
         alerts = AlertThresholds.from_json(document["alerts"])
-    return Rules(curriculum, formula, retention, alerts)
+    return Rules(curriculum, formula, retention, alerts, defaults.records.overridden(document))
 
 
 def document_of(rules: Rules) -> dict[str, Any]:
@@ -74,6 +85,7 @@ def document_of(rules: Rules) -> dict[str, Any]:
         "curriculum": rules.curriculum.to_json(),
         "desired_retention": rules.desired_retention,
         "alerts": rules.alerts.to_json(),
+        **rules.records.to_json(),
     }
 
 

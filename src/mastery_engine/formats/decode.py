@@ -1,12 +1,16 @@
-"""What a delivery carries (a canonical event, a CloudEvent, an xAPI statement) and its tenant.
+"""What a delivery carries (a canonical event, a CloudEvent, an xAPI statement, a Caliper
+event or envelope) and its tenant.
 
 Detected from the payload, never configured: a JSON object with `specversion` is a CloudEvent
 in structured mode (its `data` is decoded in turn); one with `actor`, `verb` and `object` is
-an xAPI statement; anything else is taken as a canonical event and validated by the service.
+an xAPI statement; a Caliper envelope (`sensor`, `data`) or event (`type`, `action`, ...) is
+Caliper; anything else is taken as a canonical event and validated by the service. Records
+are mapped (`expand`) once the tenant is known, with the tenant's curriculum and tables.
 """
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -15,9 +19,11 @@ import orjson
 
 from mastery_engine.core.access import TENANT_RULE, is_tenant
 from mastery_engine.core.errors import InvalidEvent
-from mastery_engine.formats.intake import printable_id
+from mastery_engine.core.rules import Rules
+from mastery_engine.formats.caliper import caliper_items, looks_like_caliper, map_caliper_event
 from mastery_engine.formats.mapping import SkillRule
-from mastery_engine.formats.xapi import looks_like_statement, statement_to_event
+from mastery_engine.formats.records import Mapped, RecordRulesInForce
+from mastery_engine.formats.xapi import looks_like_statement, map_statement
 
 # text/plain: what Dapr records when a publisher names no content type.
 _JSON_TYPES = ("application/json", "text/json", "text/plain")
@@ -34,7 +40,8 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """A delivery's canonical event and tenant, or why it can never be ingested."""
+    """A delivery's event (or learning record, per `kind`) and tenant, or why it can never be
+    ingested; `skipped` says why a record makes no event by design."""
 
     tenant: str
     item: dict[str, Any] | None
@@ -42,14 +49,30 @@ class Decoded:
     reason: Reason | None = None
     error: str | None = None
     field: str | None = None
+    kind: str = "event"  # event | xapi | caliper
+    skipped: str | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DecodeRules:
-    """The tenant of deliveries naming none, and how xAPI activities name their skill."""
+    """The tenant of deliveries naming none, and how xAPI and Caliper activities name their
+    skill (besides the tenant's curriculum)."""
 
     default_tenant: str
-    skills: SkillRule
+    xapi: SkillRule
+    caliper: SkillRule
+
+    def in_force(self, kind: str, rules: Rules, received_at: str) -> RecordRulesInForce:
+        """How a tenant's records of this kind map."""
+        skills = self.caliper if kind == "caliper" else self.xapi
+        return RecordRulesInForce(skills, rules.curriculum.activities, rules.records, received_at)
+
+
+def printable_id(raw: object) -> str | None:
+    """The `id` an item carries, when it can be echoed back."""
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and value.isprintable() else None
 
 
 def _rejected(tenant: str, reason: Reason, exc: InvalidEvent, event_id: str | None) -> Decoded:
@@ -116,11 +139,9 @@ def decode_document(
             rules.default_tenant, Reason.INVALID_TENANT, InvalidEvent(message, field="tenant"), None
         )
     if looks_like_statement(doc):
-        try:
-            item = statement_to_event(doc, rules.skills, received_at)
-        except InvalidEvent as exc:
-            return _rejected(tenant, Reason.UNMAPPABLE, exc, printable_id(doc))
-        return Decoded(tenant, item, item["id"])
+        return Decoded(tenant, doc, printable_id(doc), kind="xapi")
+    if looks_like_caliper(doc):
+        return Decoded(tenant, doc, printable_id(doc), kind="caliper")
     if not isinstance(doc, dict):
         message = f"a delivery carries one event object, got a JSON {type(doc).__name__}"
         return _rejected(tenant, Reason.INVALID_EVENT, InvalidEvent(message), None)
@@ -141,3 +162,33 @@ def decode_value(
         broken = InvalidEvent(f"the message value is not valid JSON: {exc}")
         return _rejected(tenant, Reason.INVALID_JSON, broken, None)
     return decode_document(doc, header_tenant, rules, received_at)
+
+
+def expand(decoded: Decoded, in_force: RecordRulesInForce) -> list[Decoded]:
+    """A decoded delivery as canonical events: a record mapped (a Caliper envelope, one per
+    event), each with its own outcome; an event or a refusal as it is."""
+    if decoded.item is None or decoded.kind == "event":
+        return [decoded]
+    tenant, doc = decoded.tenant, decoded.item
+    if decoded.kind == "xapi":
+        return [_mapped(tenant, doc, map_statement, in_force)]
+    try:
+        items = caliper_items(doc)
+    except InvalidEvent as exc:
+        return [_rejected(tenant, Reason.UNMAPPABLE, exc, printable_id(doc))]
+    return [_mapped(tenant, item, map_caliper_event, in_force) for item in items]
+
+
+def _mapped(
+    tenant: str,
+    record: object,
+    mapping: Callable[[object, RecordRulesInForce], Mapped],
+    in_force: RecordRulesInForce,
+) -> Decoded:
+    try:
+        mapped = mapping(record, in_force)
+    except InvalidEvent as exc:
+        return _rejected(tenant, Reason.UNMAPPABLE, exc, printable_id(record))
+    if mapped.event is None:
+        return Decoded(tenant, None, printable_id(record), skipped=mapped.skipped)
+    return Decoded(tenant, mapped.event, mapped.event["id"], warning=mapped.warning)

@@ -1,36 +1,52 @@
-"""Ingest items that must first be mapped onto canonical events, reporting every item in order."""
+"""Ingest learning records (xAPI statements, Caliper events) that are first mapped onto
+canonical events, reporting every record in order: rejected, skipped, or settled by the
+service (accepted, duplicate, rejected), with the mapping's warning."""
 
+import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from mastery_engine.core.errors import InvalidEvent, PayloadTooLarge
+from mastery_engine.formats.decode import printable_id
+from mastery_engine.formats.records import Mapped
 from mastery_engine.service.mastery import MasteryService
 from mastery_engine.service.outcomes import IngestReport, Outcome, Status
 
 
-def printable_id(raw: object) -> str | None:
-    """The `id` an item carries, when it can be echoed back."""
-    value = raw.get("id") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) and value.isprintable() else None
-
-
-async def ingest_mapped(
+async def ingest_records(
     service: MasteryService,
     tenant: str,
-    items: Sequence[object],
-    convert: Callable[[object], dict[str, Any]],
+    records: Sequence[object],
+    mapping: Callable[[object], Mapped],
+    *,
+    dry_run: bool = False,
 ) -> IngestReport:
-    """Map each item, ingest those that map as one batch; unmappable items are rejected."""
-    if len(items) > service.max_batch:
-        raise PayloadTooLarge(f"a batch holds at most {service.max_batch} items, got {len(items)}")
-    mapped: list[dict[str, Any]] = []
+    """Map each record; ingest the events as one batch (with `dry_run`, only validate them)."""
+    if len(records) > service.max_batch:
+        raise PayloadTooLarge(
+            f"a batch holds at most {service.max_batch} records, got {len(records)}"
+        )
     outcomes: list[Outcome | None] = []  # None: settled by the service below
-    for raw in items:
+    events, warnings = [], []
+    for raw in records:
         try:
-            mapped.append(convert(raw))
-            outcomes.append(None)
+            mapped = mapping(raw)
         except InvalidEvent as exc:
             outcomes.append(Outcome(printable_id(raw), Status.REJECTED, exc.message, exc.field))
-    report = await service.ingest(tenant, mapped) if mapped else IngestReport(())
-    settled = iter(report.results)
-    return IngestReport(tuple(o if o is not None else next(settled) for o in outcomes))
+            continue
+        if mapped.event is None:
+            outcomes.append(Outcome(printable_id(raw), Status.SKIPPED, reason=mapped.skipped))
+            continue
+        outcomes.append(None)
+        events.append(mapped.event)
+        warnings.append(mapped.warning)
+    report = IngestReport(())
+    if events:
+        report = service.check(tenant, events) if dry_run else await service.ingest(tenant, events)
+    settled = iter(zip(report.results, warnings, strict=True))
+    return IngestReport(tuple(o if o is not None else _warned(*next(settled)) for o in outcomes))
+
+
+def _warned(outcome: Outcome, warning: str | None) -> Outcome:
+    if warning is None or outcome.status is Status.REJECTED:
+        return outcome
+    return dataclasses.replace(outcome, warning=warning)

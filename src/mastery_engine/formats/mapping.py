@@ -42,24 +42,24 @@ class SkillRule:
         regex = f"{_glob(head)}(?P<skill>[^/?#]+){_glob(tail)}(?:[/?#].*)?"
         object.__setattr__(self, "_regex", re.compile(regex, re.DOTALL))
 
-    def skill_of(self, activity_id: str | None, *extensions: object) -> str | None:
-        """The skill named by the first extension map that has the key, else by the id."""
+    def from_extensions(self, *extensions: object) -> str | None:
+        """The skill named by the first extension map that has the configured key."""
         if self.extension:
             for found in extensions:
                 value = found.get(self.extension) if isinstance(found, Mapping) else None
                 if isinstance(value, str) and value:
                     return value
-        if activity_id is None:
-            return None
+        return None
+
+    def from_pattern(self, activity_id: str) -> str | None:
+        """The skill the shape of an activity id names, if it has that shape."""
         matched = self._regex.fullmatch(activity_id)
         return matched.group("skill") if matched else None
 
-    def explain(self, activity_id: str | None) -> str:
-        """Why no skill was found, and how to name one."""
+    def how(self) -> str:
+        """The other ways to name a skill."""
         how = f"an id shaped like {self.pattern!r} (MASTERY_ACTIVITY_SKILL_PATTERN)"
-        if self.extension:
-            how = f"the extension {self.extension!r} or {how}"
-        return f"no skill for activity {activity_id!r}: name it with {how}"
+        return f"the extension {self.extension!r} or {how}" if self.extension else how
 
 
 def duration_seconds(value: str, where: str) -> float:

@@ -1,28 +1,34 @@
-"""xAPI 1.0.3 statements mapped onto canonical events; pure functions, no I/O.
+"""xAPI statements (1.0.3, and what real emitters send) mapped onto canonical events; pure.
 
-| verb | with | event |
-| --- | --- | --- |
-| completed | - | exercise.completed (exercise = activity id) |
-| answered, scored, passed, failed | result.score | quiz.graded (quiz = activity id) |
-| answered, passed, failed | no score; result.success or the verb | exercise.attempted |
-| progressed, experienced | - | activity (kind = the verb; duration from result.duration) |
+What a statement becomes is decided by its verb (`core.records`: graded, completed, attempted,
+activity, ignore), its result and its skill (`formats.records`).
 
-Student: `actor.account.name`, else the address of `actor.mbox`, else `actor.mbox_sha1sum`.
-Skill: the `SkillRule` (an extension in `context.extensions` or the activity definition's
-`extensions`, else the shape of the activity id). Event id: the statement id.
+Student: `actor.account.name`, else the address of `actor.mbox`, else `actor.mbox_sha1sum`,
+else the last segment of `actor.openid`. Event id: the statement id, else a version-5 UUID of
+the statement. Time: `timestamp`, else `stored`, else the time it was received.
+Score: `result.score.scaled` (a negative one counts as 0), else `(raw - min) / (max - min)`.
 """
 
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from mastery_engine.core.errors import InvalidEvent
-from mastery_engine.formats.mapping import SkillRule, duration_seconds, first_error, instant
+from mastery_engine.core.records import Treatment
+from mastery_engine.formats.mapping import duration_seconds, first_error, instant, last_segment
+from mastery_engine.formats.records import (
+    Facts,
+    Mapped,
+    RecordRulesInForce,
+    derived_id,
+    skipped,
+    typed,
+)
 
-VERB_BASES = ("http://adlnet.gov/expapi/verbs/", "https://w3id.org/xapi/adl/verbs/")
-SCORED = ("answered", "scored", "passed", "failed")
-SESSIONS = ("progressed", "experienced")
-VERBS = ("completed", *SCORED, *SESSIONS)
+CONTEXT_KEYS = ("parent", "grouping", "other", "category")
+VERDICTS = {"passed": True, "failed": False}  # verbs that say whether the attempt succeeded
+Number = StrictInt | StrictFloat
 
 
 class _Open(BaseModel):
@@ -37,10 +43,9 @@ class Account(_Open):
 
 
 class Agent(_Open):
-    """The learner; exactly one identifier is expected."""
+    """The learner; one of its identifiers names the student."""
 
     objectType: Literal["Agent"] | None = None
-    name: str | None = None
     mbox: str | None = None
     mbox_sha1sum: str | None = None
     openid: str | None = None
@@ -53,27 +58,21 @@ class Verb(_Open):
     id: str = Field(min_length=1)
 
 
-class Definition(_Open):
-    """The activity's metadata; only its extensions matter here."""
+class Target(_Open):
+    """The statement's object: an activity (or whatever an emitter sends) with its id."""
 
-    extensions: dict[str, Any] | None = None
-
-
-class Activity(_Open):
-    """The statement's object; only activities map onto events."""
-
-    objectType: Literal["Activity"] | None = None
-    id: str = Field(min_length=1)
-    definition: Definition | None = None
+    objectType: str | None = None
+    id: str | None = None
+    definition: dict[str, Any] | None = None
 
 
 class Score(_Open):
-    """A result's score."""
+    """A result's score; any of its fields may be missing."""
 
-    scaled: float | None = Field(None, ge=-1, le=1)
-    raw: float | None = None
-    min: float | None = None
-    max: float | None = None
+    scaled: Number | None = None
+    raw: Number | None = None
+    min: Number | None = None
+    max: Number | None = None
 
 
 class Result(_Open):
@@ -81,13 +80,13 @@ class Result(_Open):
 
     score: Score | None = None
     success: bool | None = None
-    completion: bool | None = None
     duration: str | None = None
 
 
 class Context(_Open):
-    """Context; only its extensions matter here."""
+    """Where the statement happened: its context activities and extensions."""
 
+    contextActivities: dict[str, Any] | None = None
     extensions: dict[str, Any] | None = None
 
 
@@ -97,30 +96,24 @@ class Statement(_Open):
     id: str | None = None
     actor: Agent
     verb: Verb
-    object: Activity
+    object: Target
     result: Result | None = None
     context: Context | None = None
     timestamp: str | None = None
+    stored: str | None = None
 
 
 def parse_statement(raw: object) -> Statement:
     """Validate the statement's shape, or raise `InvalidEvent` naming the first field at fault."""
+    if not isinstance(raw, dict):
+        kind = "null" if raw is None else type(raw).__name__
+        raise InvalidEvent(
+            f"a statement must be an object with actor, verb and object, got a JSON {kind}"
+        )
     try:
         return Statement.model_validate(raw)
     except ValidationError as exc:
         raise first_error(exc.errors()) from None
-
-
-def verb_name(verb_id: str) -> str:
-    """`http://adlnet.gov/expapi/verbs/answered` -> `answered`, for the verbs that map."""
-    for base in VERB_BASES:
-        name = verb_id.removeprefix(base)
-        if name != verb_id and name in VERBS:
-            return name
-    raise InvalidEvent(
-        f"verb {verb_id!r} is not mapped; allowed: {', '.join(VERBS)} (as {VERB_BASES[0]}<verb>)",
-        field="verb.id",
-    )
 
 
 def student_of(actor: Agent) -> str:
@@ -131,9 +124,12 @@ def student_of(actor: Agent) -> str:
         student, where = actor.mbox.removeprefix("mailto:"), "actor.mbox"
     elif actor.mbox_sha1sum:
         student, where = actor.mbox_sha1sum, "actor.mbox_sha1sum"
+    elif actor.openid:
+        student, where = last_segment(actor.openid), "actor.openid"
     else:
         raise InvalidEvent(
-            "actor needs account.name, mbox or mbox_sha1sum to name the student", field="actor"
+            "actor needs account.name, mbox, mbox_sha1sum or openid to name the student",
+            field="actor",
         )
     if "/" in student or not student.strip():
         raise InvalidEvent(f"{where} {student!r} cannot be a student id (no '/')", field=where)
@@ -141,69 +137,82 @@ def student_of(actor: Agent) -> str:
 
 
 def scaled_score(result: Result | None) -> float | None:
-    """The score in [0, 1]: `scaled`, else `raw` within `min`..`max`; None when absent."""
+    """The score in [0, 1]: `scaled` (below 0 counts as 0), else `raw` within `min`..`max`.
+
+    None when there is no score, or too little of one to tell (raw without min and max).
+    """
     score = result.score if result is not None else None
     if score is None:
         return None
     if score.scaled is not None:
-        if score.scaled < 0:
+        if score.scaled > 1:
             raise InvalidEvent(
-                f"result.score.scaled is {score.scaled:g}; only 0..1 maps onto a score",
+                f"result.score.scaled is {score.scaled:g}; a scaled score is at most 1",
                 field="result.score.scaled",
             )
-        return score.scaled
+        return max(float(score.scaled), 0.0)
     low, high, raw = score.min, score.max, score.raw
-    if raw is not None and low is not None and high is not None and low <= raw <= high != low:
-        return (raw - low) / (high - low)
-    raise InvalidEvent(
-        "result.score needs scaled (0..1), or raw within min < max", field="result.score"
-    )
-
-
-def _typed(verb: str, statement: Statement) -> dict[str, Any]:
-    activity, result = statement.object.id, statement.result
-    if verb == "completed":
-        return {"type": "exercise.completed", "data": {"exercise_id": activity}}
-    if verb in SESSIONS:
-        data: dict[str, Any] = {"kind": verb}
-        if result is not None and result.duration is not None:
-            data["duration_s"] = duration_seconds(result.duration, "result.duration")
-        return {"type": "activity", "data": data}
-    score = scaled_score(result)
-    if score is not None:
-        return {"type": "quiz.graded", "data": {"quiz_id": activity, "score": score}}
-    success = result.success if result is not None else None
-    passed = {"passed": True, "failed": False}.get(verb, success)
-    if passed is None:
+    if raw is None or low is None or high is None or high <= low:
+        return None
+    if not low <= raw <= high:
         raise InvalidEvent(
-            f"a statement {verb!r} needs result.score or result.success", field="result"
+            f"result.score.raw {raw:g} is outside min {low:g} .. max {high:g}",
+            field="result.score.raw",
         )
-    return {"type": "exercise.attempted", "data": {"exercise_id": activity, "passed": passed}}
+    return (raw - low) / (high - low)
 
 
-def statement_to_event(raw: object, rule: SkillRule, received_at: str) -> dict[str, Any]:
-    """The canonical event of one statement; `received_at` stands in for a missing timestamp."""
+def context_ids(context: Context | None) -> Iterator[str]:
+    """The ids of the statement's context activities (parent, grouping, other, category)."""
+    activities = context.contextActivities if context is not None else None
+    for key in CONTEXT_KEYS:
+        found = activities.get(key) if activities else None
+        for item in found if isinstance(found, list) else [found]:
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                yield item["id"]
+
+
+def map_statement(raw: object, rules: RecordRulesInForce) -> Mapped:
+    """The canonical event of one statement, or why it is skipped; `InvalidEvent` if it can
+    never be a learner's event."""
     statement = parse_statement(raw)
-    if statement.id is None:
-        raise InvalidEvent(
-            "id is required: it is the event id that makes re-sends safe", field="id"
-        )
-    verb = verb_name(statement.verb.id)
-    definition = statement.object.definition
-    skill = rule.skill_of(
-        statement.object.id,
+    verb = statement.verb.id
+    name = last_segment(verb)
+    treatment = rules.table.verb(verb)
+    if treatment is Treatment.IGNORE:
+        return skipped(f"verb {verb!r}", "xapi.verbs")
+    result, target = statement.result, statement.object
+    definition = target.definition or {}
+    skill = rules.skill_of(
+        target.id,
+        context_ids(statement.context),
         statement.context.extensions if statement.context else None,
-        definition.extensions if definition else None,
+        definition.get("extensions"),
     )
-    if skill is None and verb not in SESSIONS:
-        raise InvalidEvent(rule.explain(statement.object.id), field="object.id")
-    event: dict[str, Any] = {
-        "id": statement.id,
-        "student_id": student_of(statement.actor),
-        "occurred_at": instant(statement.timestamp or received_at, "timestamp"),
-        **_typed(verb, statement),
-    }
-    return event if skill is None else {**event, "skill_id": skill}
+    success = result.success if result is not None else None
+    duration = result.duration if result is not None else None
+    facts = Facts(
+        event_id=statement.id or derived_id(raw),
+        student_id=student_of(statement.actor),
+        occurred_at=instant(_time(statement, rules), _time_field(statement)),
+        verb=name,
+        object_id=target.id,
+        skill_id=skill,
+        score=scaled_score(result),
+        success=VERDICTS.get(name, success),
+        duration_s=duration_seconds(duration, "result.duration") if duration else None,
+    )
+    return typed(facts, treatment, rules)
+
+
+def _time(statement: Statement, rules: RecordRulesInForce) -> str:
+    return statement.timestamp or statement.stored or rules.received_at
+
+
+def _time_field(statement: Statement) -> str:
+    if statement.timestamp:
+        return "timestamp"
+    return "stored" if statement.stored else "received_at"
 
 
 def looks_like_statement(doc: object) -> bool:

@@ -73,28 +73,34 @@ class MasteryService:
         """Check one decoded JSON value against the event contract."""
         return parse_event(raw, self.clock(), self.max_future_us)
 
-    async def ingest(self, tenant: str, items: Sequence[object]) -> IngestReport:
-        """Validate each item, apply the valid ones as one batch, report every outcome."""
+    def check(self, tenant: str, items: Sequence[object]) -> IngestReport:
+        """Each item validated, every valid one `accepted` with its event; nothing is stored
+        (so nothing is found a duplicate either)."""
         if len(items) > self.max_batch:
             raise PayloadTooLarge(
                 f"a batch holds at most {self.max_batch} events, got {len(items)}"
             )
         outcomes: list[Outcome] = []
-        valid: list[tuple[int, Event]] = []  # (position in the batch, event)
         for raw in items:
             try:
                 same_tenant(raw, tenant)
-                valid.append((len(outcomes), self.validate(raw)))
-                outcomes.append(Outcome(None, Status.ACCEPTED))  # settled below
+                event = self.validate(raw)
+                outcomes.append(Outcome(event.id, Status.ACCEPTED, event=event))
             except InvalidEvent as exc:
                 raw_id = raw.get("id") if isinstance(raw, dict) else None
                 event_id = raw_id if isinstance(raw_id, str) and raw_id.isprintable() else None
                 outcomes.append(Outcome(event_id, Status.REJECTED, exc.message, exc.field))
+        return IngestReport(tuple(outcomes))
+
+    async def ingest(self, tenant: str, items: Sequence[object]) -> IngestReport:
+        """Validate each item, apply the valid ones as one batch, report every outcome."""
+        outcomes = list(self.check(tenant, items).results)
+        valid = [(i, o.event) for i, o in enumerate(outcomes) if o.event is not None]
         if valid:
             applied = await self.store.apply(tenant, [e for _, e in valid], self.clock())
             for (position, event), fresh in zip(valid, applied, strict=True):
-                status = Status.ACCEPTED if fresh else Status.DUPLICATE
-                outcomes[position] = Outcome(event.id, status, event=event)
+                if not fresh:
+                    outcomes[position] = Outcome(event.id, Status.DUPLICATE, event=event)
         return IngestReport(tuple(outcomes))
 
     async def baseline(self, tenant: str, items: Sequence[object]) -> Baseline:

@@ -15,17 +15,22 @@ class Status(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    SKIPPED = "skipped"  # a learning record that makes no event by design (its `reason`)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to one submitted event; `event` as validated unless it was rejected."""
+    """What happened to one submitted event or record; `event` as validated (unless it was
+    rejected or skipped); `reason` why a record was skipped; `warning` what to fix in a
+    mapping."""
 
     id: str | None
     status: Status
     error: str | None = None
     field: str | None = None
     event: Event | None = None
+    reason: str | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import orjson
 
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.instants import format_us
-from mastery_engine.formats.decode import Decoded, DecodeRules, Reason, decode_document
+from mastery_engine.formats.decode import Decoded, DecodeRules, Reason, decode_document, expand
 from mastery_engine.service.mastery import MasteryService
 from mastery_engine.service.outcomes import Status
 
@@ -66,16 +66,26 @@ async def deliver(service: MasteryService, body: bytes, rules: DecodeRules) -> D
         return Delivery(
             DaprStatus.DROP, None, f"the body is not valid JSON: {exc}", Status.REJECTED
         )
-    decoded = decode_document(document, None, rules, format_us(service.clock()))
+    received_at = format_us(service.clock())
+    decoded = decode_document(document, None, rules, received_at)
     if decoded.item is None:
         return _dropped(decoded)
     try:
-        report = await service.ingest(decoded.tenant, [decoded.item])
+        in_force = rules.in_force(decoded.kind, await service.rules(decoded.tenant), received_at)
+        events = expand(decoded, in_force)
+        mapped = [one for one in events if one.item is not None]
+        report = await service.ingest(decoded.tenant, [one.item for one in mapped])
     except StoreUnavailable as exc:
         log.warning("dapr: store unavailable, asking for a retry: %s", exc.message)
         return Delivery(DaprStatus.RETRY, decoded.event_id, exc.message)
-    outcome = report.results[0]
-    if outcome.status is Status.REJECTED:
-        reason = Reason.INVALID_EVENT
-        return _dropped(Decoded(decoded.tenant, None, outcome.id, reason, outcome.error))
-    return Delivery(DaprStatus.SUCCESS, outcome.id, outcome=outcome.status)
+    refused = [one for one in events if one.item is None and one.skipped is None]
+    for one, outcome in zip(mapped, report.results, strict=True):
+        if outcome.status is Status.REJECTED:
+            reason = Reason.INVALID_EVENT
+            refused.append(Decoded(one.tenant, None, outcome.id, reason, outcome.error))
+    if refused:  # the rest of a Caliper envelope is ingested all the same
+        return _dropped(refused[0])
+    if not report.results:  # every record skipped by design (enrolment, ...)
+        return Delivery(DaprStatus.SUCCESS, decoded.event_id, outcome=Status.SKIPPED)
+    first = report.results[0]
+    return Delivery(DaprStatus.SUCCESS, first.id, outcome=first.status)

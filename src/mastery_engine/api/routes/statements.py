@@ -1,34 +1,33 @@
-"""POST /v1/xapi/statements and POST /v1/caliper/events: learning records mapped onto events."""
+"""POST /v1/xapi/statements and POST /v1/caliper/events: learning records mapped onto events.
+
+Each record is mapped with the deployment's skill rules and the tenant's curriculum and
+verb / action tables; `?dry_run=true` answers what each record maps to and stores nothing.
+"""
 
 from collections.abc import Callable
-from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from mastery_engine.api.bodies import decode, read_limited
-from mastery_engine.api.deps import IngestTenant, Service, get_service, get_settings
+from mastery_engine.api.deps import IngestTenant, get_service, get_settings
 from mastery_engine.api.guards import IngestLimiter
 from mastery_engine.api.metrics import Metrics
 from mastery_engine.api.responses import FastJSON
-from mastery_engine.api.schemas.common import (
-    ERROR_RESPONSES,
-    IngestResponse,
-    batch_schema,
-    ingest_body,
-    inlined,
-)
+from mastery_engine.api.schemas.common import ERROR_RESPONSES, batch_schema, inlined
+from mastery_engine.api.schemas.records import RecordsResponse, records_body
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest
 from mastery_engine.core.instants import format_us
 from mastery_engine.formats.caliper import (
     ENVELOPE_FIELDS,
     Envelope,
-    event_to_canonical,
-    parse_envelope,
+    caliper_items,
+    map_caliper_event,
 )
-from mastery_engine.formats.intake import ingest_mapped
-from mastery_engine.formats.xapi import Statement, statement_to_event
-from mastery_engine.wiring import skill_rule
+from mastery_engine.formats.intake import ingest_records
+from mastery_engine.formats.records import Mapped, RecordRulesInForce
+from mastery_engine.formats.xapi import Statement, map_statement
+from mastery_engine.wiring import decode_rules
 
 router = APIRouter(tags=["learning records"], responses=ERROR_RESPONSES)
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -66,10 +65,27 @@ _ENVELOPE["properties"]["data"] |= {
 CALIPER_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": f"A Caliper 1.2 envelope: {ENVELOPE_FIELDS}",
-        "content": {"application/json": {"schema": _ENVELOPE}},
+        "description": f"A Caliper 1.1 or 1.2 envelope ({ENVELOPE_FIELDS}) or one event",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        _ENVELOPE,
+                        {
+                            "type": "object",
+                            "required": ["type", "action", "actor", "object", "eventTime"],
+                            "description": "One Caliper event",
+                        },
+                    ]
+                }
+            }
+        },
     }
 }
+DryRun = Annotated[
+    bool,
+    Query(description="Answer what each record maps to (`event`) and store nothing"),
+]
 
 
 def _statements(payload: Any) -> int:
@@ -92,35 +108,42 @@ async def _payload(request: Request, tenant: str, records: Callable[[Any], int])
 async def _ingest(
     request: Request,
     tenant: str,
-    items: list[Any],
-    convert: Callable[[object], dict[str, Any]],
+    records: list[Any],
+    mapping: Callable[[Any, RecordRulesInForce], Mapped],
     channel: str,
+    dry_run: bool,
 ) -> FastJSON:
-    report = await ingest_mapped(get_service(request), tenant, items, convert)
-    metrics: Metrics = request.app.state.metrics
-    metrics.ingested(channel, report)
-    return FastJSON(ingest_body(report))
+    service = get_service(request)
+    rules, now = await service.rules(tenant), format_us(service.clock())
+    in_force = decode_rules(get_settings(request)).in_force(channel, rules, now)
+    report = await ingest_records(
+        service, tenant, records, lambda raw: mapping(raw, in_force), dry_run=dry_run
+    )
+    if not dry_run:
+        metrics: Metrics = request.app.state.metrics
+        metrics.ingested(channel, report)
+    return FastJSON(records_body(report, dry_run))
 
 
 @router.post(
     "/v1/xapi/statements",
     summary="Ingest xAPI statements (one or an array) as learning events",
-    response_model=IngestResponse,
+    response_model=RecordsResponse,
     openapi_extra=XAPI_BODY,
     responses=RESPONSES,
 )
-async def post_statements(request: Request, service: Service, tenant: IngestTenant) -> FastJSON:
+async def post_statements(
+    request: Request, tenant: IngestTenant, dry_run: DryRun = False
+) -> FastJSON:
     """Map each statement onto an event (statement id = event id) and apply them as one batch.
 
-    Every statement gets its result, a lone one too: one the mapping cannot take is `rejected`
-    with the reason.
+    Every statement gets its result, a lone one too: `accepted` (with the event type),
+    `duplicate`, `skipped` (with the reason: enrolment, bookkeeping) or `rejected` (with
+    the error).
     """
     payload = await _payload(request, tenant, _statements)
-    settings = get_settings(request)
-    rule = skill_rule(settings, settings.xapi_skill_extension)
-    convert = partial(statement_to_event, rule=rule, received_at=format_us(service.clock()))
     if isinstance(payload, list):
-        return await _ingest(request, tenant, payload, convert, channel="xapi")
+        return await _ingest(request, tenant, payload, map_statement, "xapi", dry_run)
     if not isinstance(payload, dict):
         raise InvalidRequest(
             f"body must be a statement object or an array of statements, got a JSON"
@@ -132,24 +155,19 @@ async def post_statements(request: Request, service: Service, tenant: IngestTena
             f"a statement needs {', '.join(STATEMENT_FIELDS)}; missing: {', '.join(missing)}",
             field=missing[0],
         )
-    return await _ingest(request, tenant, [payload], convert, channel="xapi")
+    return await _ingest(request, tenant, [payload], map_statement, "xapi", dry_run)
 
 
 @router.post(
     "/v1/caliper/events",
-    summary="Ingest a Caliper 1.2 envelope's events as learning events",
-    response_model=IngestResponse,
+    summary="Ingest Caliper 1.1 / 1.2 events (an envelope or one event) as learning events",
+    response_model=RecordsResponse,
     openapi_extra=CALIPER_BODY,
     responses=RESPONSES,
 )
-async def post_caliper(request: Request, tenant: IngestTenant) -> FastJSON:
-    """Map each event of the envelope onto a learning event; one result per envelope item."""
+async def post_caliper(request: Request, tenant: IngestTenant, dry_run: DryRun = False) -> FastJSON:
+    """Map each event onto a learning event; one result per envelope item (an entity in the
+    envelope's data is `skipped`)."""
     payload = await _payload(request, tenant, _envelope_events)
-    envelope = parse_envelope(payload)
-    settings = get_settings(request)
-    convert = partial(
-        event_to_canonical, rule=skill_rule(settings, settings.caliper_skill_extension)
-    )
-    if not envelope.data:
-        raise InvalidEvent("data: the envelope holds no events", field="data")
-    return await _ingest(request, tenant, envelope.data, convert, channel="caliper")
+    events = caliper_items(payload)
+    return await _ingest(request, tenant, events, map_caliper_event, "caliper", dry_run)

@@ -12,52 +12,30 @@ a capped exponential backoff, skipping nothing.
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
+from typing import TypeVar
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.instants import format_us
-from mastery_engine.formats.decode import Decoded, Reason, decode_value
+from mastery_engine.formats.decode import Decoded, Reason, decode_value, expand
 from mastery_engine.service.guidance import Guidance
 from mastery_engine.service.mastery import MasteryService
 from mastery_engine.service.outcomes import Baseline, Status, TrackedIngest
 from mastery_engine.sources.kafka.config import StreamOptions
 from mastery_engine.sources.kafka.dlq import header
-from mastery_engine.sources.kafka.offsets import commit, lag, next_offsets, partition_of
+from mastery_engine.sources.kafka.offsets import commit, next_offsets, partition_of
 from mastery_engine.sources.kafka.publish import Publisher
+from mastery_engine.sources.kafka.stats import ConsumeStats
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 FIRST_BACKOFF_S = 0.1
 PROGRESS_EVERY_S = 10.0
 LAG_EVERY_S = 1.0
 JOIN_WAIT_S = 30.0  # burst mode: how long a member that gets no partition waits for one
-
-
-@dataclass
-class ConsumeStats:
-    """What a run did; `lag` is the messages left on its partitions when last measured."""
-
-    messages: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    dead_letters: int = 0
-    changes: int = 0
-    struggles: int = 0
-    batches: int = 0
-    retries: int = 0
-    lag: int = 0
-    paused: bool = False
-    first_batch_at: float | None = None  # time.monotonic() when the first batch arrived
-    last_batch_at: float | None = None  # ... and when the last one was committed
-    partition_lag: dict[tuple[str, int], int] = field(default_factory=dict)
-    transitions: dict[tuple[str, str], int] = field(default_factory=dict)  # (old, new) level
-
-    def measure_lag(self, consumer: Consumer) -> None:
-        """Refresh the lag of every assigned partition and their total."""
-        self.partition_lag = lag(consumer)
-        self.lag = sum(self.partition_lag.values())
 
 
 class Abandoned(Exception):
@@ -153,14 +131,11 @@ class KafkaSource:
         for message in messages:
             decoded = self._decode(message, now)
             if decoded.item is None:
-                self.publisher.dead_letter(message, decoded, now)
-                self.stats.dead_letters += 1
+                self._dead_letter(message, decoded, now)
             else:
                 groups.setdefault(decoded.tenant, []).append((message, decoded))
-        size = self.service.max_batch
         for tenant, members in groups.items():
-            for start in range(0, len(members), size):
-                await self._ingest(tenant, members[start : start + size], now)
+            await self._ingest(tenant, members, now)
         self.publisher.confirm()
         commit(self.consumer, next_offsets(messages))
         self.stats.messages += len(messages)
@@ -168,14 +143,32 @@ class KafkaSource:
         self.stats.last_batch_at = time.monotonic()
 
     async def _ingest(self, tenant: str, members: list[tuple[Message, Decoded]], now: str) -> None:
+        """Map the tenant's learning records, then ingest its events a batch at a time."""
+        rules = await self._until_available(lambda: self.service.rules(tenant))
+        events: list[tuple[Message, Decoded]] = []
+        for message, decoded in members:
+            in_force = self.options.rules.in_force(decoded.kind, rules, now)
+            for one in expand(decoded, in_force):
+                if one.item is not None:
+                    events.append((message, one))
+                elif one.skipped is not None:
+                    self.stats.skipped += 1
+                else:
+                    self._dead_letter(message, one, now)
+        size = self.service.max_batch
+        for start in range(0, len(events), size):
+            await self._ingest_batch(tenant, events[start : start + size], now)
+
+    async def _ingest_batch(
+        self, tenant: str, members: list[tuple[Message, Decoded]], now: str
+    ) -> None:
         tracked = await self._apply(tenant, [d.item for _, d in members])
         for (message, _), outcome in zip(members, tracked.report.results, strict=True):
             if outcome.status is Status.REJECTED:
                 rejected = Decoded(
                     tenant, None, outcome.id, Reason.INVALID_EVENT, outcome.error, outcome.field
                 )
-                self.publisher.dead_letter(message, rejected, now)
-                self.stats.dead_letters += 1
+                self._dead_letter(message, rejected, now)
         await self._announce_struggles(tenant, tracked)
         for change in tracked.changes:
             self.publisher.change(tenant, change)
@@ -185,6 +178,10 @@ class KafkaSource:
         self.stats.accepted += tracked.report.count(Status.ACCEPTED)
         self.stats.duplicates += tracked.report.count(Status.DUPLICATE)
         self.stats.changes += len(tracked.changes)
+
+    def _dead_letter(self, message: Message, decoded: Decoded, now: str) -> None:
+        self.publisher.dead_letter(message, decoded, now)
+        self.stats.dead_letters += 1
 
     async def _announce_struggles(self, tenant: str, tracked: TrackedIngest) -> None:
         """Publish the struggle alerts the batch made fire (best effort: the batch is applied)."""
@@ -200,16 +197,28 @@ class KafkaSource:
             self.stats.struggles += 1
 
     async def _apply(self, tenant: str, items: list[object]) -> TrackedIngest:
-        backoff = FIRST_BACKOFF_S
         baseline: Baseline | None = None  # read once, kept across attempts (see ingest_tracked)
         interrupted = False  # an earlier attempt got past the baseline: it may have applied
+
+        async def attempt() -> TrackedIngest:
+            nonlocal baseline, interrupted
+            if baseline is None and self.publisher.out_topic is not None:
+                baseline = await self.service.baseline(tenant, items)
+            try:
+                return await self._attempt(tenant, items, baseline, interrupted)
+            except StoreUnavailable:
+                interrupted = baseline is not None
+                raise
+
+        return await self._until_available(attempt)
+
+    async def _until_available(self, call: Callable[[], Awaitable[T]]) -> T:
+        """The call's answer; while the store is unavailable, pause, back off and call again."""
+        backoff = FIRST_BACKOFF_S
         while True:
             try:
-                if baseline is None and self.publisher.out_topic is not None:
-                    baseline = await self.service.baseline(tenant, items)
-                tracked = await self._attempt(tenant, items, baseline, interrupted)
+                answer = await call()
             except StoreUnavailable as exc:
-                interrupted = baseline is not None
                 if not self.stats.paused:
                     log.warning("store unavailable, pausing the partitions: %s", exc.message)
                     self._pause()
@@ -220,7 +229,7 @@ class KafkaSource:
             if self.stats.paused:
                 log.info("store available again, resuming after %d retries", self.stats.retries)
                 self._resume()
-            return tracked
+            return answer
 
     async def _attempt(
         self, tenant: str, items: list[object], baseline: Baseline | None, interrupted: bool

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from mastery_engine.sources.kafka.consumer import ConsumeStats
+from mastery_engine.sources.kafka.stats import ConsumeStats
 
 PREFIX = "mastery_kafka_"
 
@@ -27,6 +27,7 @@ class ConsumerCollector(Collector):
         for outcome, value in (
             ("accepted", stats.accepted),
             ("duplicate", stats.duplicates),
+            ("skipped", stats.skipped),
             ("dead_letter", stats.dead_letters),
         ):
             messages.add_metric([outcome], value)

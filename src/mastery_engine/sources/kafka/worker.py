@@ -12,10 +12,11 @@ from confluent_kafka import Consumer, Producer
 from mastery_engine.service.mastery import wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.sources.kafka.config import StreamOptions, consumer_config, producer_config
-from mastery_engine.sources.kafka.consumer import ConsumeStats, KafkaSource
+from mastery_engine.sources.kafka.consumer import KafkaSource
 from mastery_engine.sources.kafka.dlq import Replayer, ReplayStats
 from mastery_engine.sources.kafka.metrics import serving_metrics
 from mastery_engine.sources.kafka.publish import Publisher
+from mastery_engine.sources.kafka.stats import ConsumeStats
 from mastery_engine.wiring import open_engine
 
 log = logging.getLogger(__name__)
