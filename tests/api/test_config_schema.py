@@ -29,6 +29,10 @@ BOTH_TAKE: list[dict[str, Any]] = [
     {"curriculum": {"skills": [{**SKILL, "prerequisites": None}], "note": "kept aside"}},
     {"curriculum": {"skills": [{**SKILL, "id": " a ", "prerequisites": {}}]}},
     {"desired_retention": 0.5},
+    {"curriculum": [{**SKILL, "activities": ["https://lms/course-1", "urn:x:course:2"]}]},
+    {"curriculum": [{**SKILL, "activities": []}]},
+    {"xapi": {"verbs": {"https://w3id.org/xapi/acrossx/verbs/evaluated": "attempted"}}},
+    {"xapi": {}, "caliper": {"actions": {"NavigationEvent.NavigatedTo": "ignore"}}},
 ]
 BOTH_REFUSE: list[dict[str, Any]] = [
     {"colour": "blue"},
@@ -48,6 +52,13 @@ BOTH_REFUSE: list[dict[str, Any]] = [
     {"curriculum": {"skills": [{**SKILL, "prerequisites": "basics"}]}},
     {"curriculum": {"skills": [{**SKILL, "prerequisites": {"a": 1}}]}},
     {"desired_retention": 1},
+    {"curriculum": [{**SKILL, "activities": "https://lms/course-1"}]},
+    {"curriculum": [{**SKILL, "activities": [" "]}]},
+    {"curriculum": [{**SKILL, "activites": ["https://lms/course-1"]}]},
+    {"xapi": {"verbs": {"https://x/verb": "graded-ish"}}},
+    {"xapi": {"verbs": {" ": "ignore"}}},
+    {"xapi": {"actions": {}}},
+    {"caliper": {"actions": {"Submitted": None}}},
 ]
 
 

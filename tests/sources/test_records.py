@@ -452,7 +452,13 @@ def test_reasons_are_specific_and_a_refusal_does_not_block_its_batch(client: Tes
     assert time["error"].startswith("timestamp"), time
     assert score["error"].startswith("result.score.scaled"), score
     assert raw["error"].startswith("result.score.raw"), raw
+    fields = [r.get("field") for r in (no_learner, time, score, raw)]
+    assert fields == ["actor", "timestamp", "result.score.scaled", "result.score.raw"]
     assert list(exported(client, "reasons")) == [ok["id"]]
+    # A time too far ahead is refused naming the record's own field.
+    ahead = scored(f"{LMS}/course-1/q6", timestamp="2099-01-01T00:00:00Z")
+    [late] = post(client, "xapi", [ahead], "reasons")["results"]
+    assert (late["status"], late["field"]) == ("rejected", "timestamp"), late
     # Caliper: the same in an envelope.
     grade = caliper_grade(f"{LMS}/course-1/a")
     events = [

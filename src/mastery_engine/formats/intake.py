@@ -18,9 +18,13 @@ async def ingest_records(
     records: Sequence[object],
     mapping: Callable[[object], Mapped],
     *,
+    time_field: str,
     dry_run: bool = False,
 ) -> IngestReport:
-    """Map each record; ingest the events as one batch (with `dry_run`, only validate them)."""
+    """Map each record; ingest the events as one batch (with `dry_run`, only validate them).
+
+    A refusal of the event's time (too far ahead) names the record's own `time_field`.
+    """
     if len(records) > service.max_batch:
         raise PayloadTooLarge(
             f"a batch holds at most {service.max_batch} records, got {len(records)}"
@@ -43,10 +47,14 @@ async def ingest_records(
     if events:
         report = service.check(tenant, events) if dry_run else await service.ingest(tenant, events)
     settled = iter(zip(report.results, warnings, strict=True))
-    return IngestReport(tuple(o if o is not None else _warned(*next(settled)) for o in outcomes))
+    return IngestReport(
+        tuple(o if o is not None else _settled(*next(settled), time_field) for o in outcomes)
+    )
 
 
-def _warned(outcome: Outcome, warning: str | None) -> Outcome:
-    if warning is None or outcome.status is Status.REJECTED:
+def _settled(outcome: Outcome, warning: str | None, time_field: str) -> Outcome:
+    if outcome.status is Status.REJECTED:
+        if outcome.field == "occurred_at":
+            return dataclasses.replace(outcome, field=time_field)
         return outcome
-    return dataclasses.replace(outcome, warning=warning)
+    return outcome if warning is None else dataclasses.replace(outcome, warning=warning)

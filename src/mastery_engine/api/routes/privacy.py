@@ -19,6 +19,7 @@ from mastery_engine.api.schemas.privacy import AuditLogOut
 from mastery_engine.core.alerts import AlertThresholds
 from mastery_engine.core.curriculum import MAX_EXERCISES
 from mastery_engine.core.formula import MIN_HALF_LIFE_DAYS
+from mastery_engine.core.records import Treatment
 from mastery_engine.core.rosters import check_id
 from mastery_engine.core.rules import WEIGHT_NAMES
 
@@ -35,9 +36,12 @@ CONFIG_EXAMPLE = {
 # absent one keeps the default). Rules no schema can state are in the descriptions: weights
 # sum to 1; skill ids are distinct, prerequisites name skills of the curriculum, no cycles.
 WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK: dict[str, Any] = {"type": "string", "pattern": f"[^{WHITESPACE}]"}
+TREATMENTS: dict[str, Any] = {"enum": [t.value for t in Treatment]}
 SKILL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "exercises"],
+    "additionalProperties": False,
     "properties": {
         "id": {
             "type": "string",
@@ -54,8 +58,32 @@ SKILL_SCHEMA: dict[str, Any] = {
                 {"type": "object", "maxProperties": 0},
             ],
         },
+        "activities": {
+            "description": "IRI prefixes of the course material of this skill (a course, a"
+            " unit, one activity); a prefix belongs to one skill",
+            "type": "array",
+            "items": NOT_BLANK,
+        },
     },
 }
+
+
+def _table(key: str, what: str) -> dict[str, Any]:
+    """The schema of a record table override (core.records checks the same)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            key: {
+                "type": "object",
+                "description": f"{what} -> treatment; the defaults are kept for the rest",
+                "propertyNames": NOT_BLANK,
+                "additionalProperties": TREATMENTS,
+            }
+        },
+    }
+
+
 SKILLS_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "items": SKILL_SCHEMA}
 
 
@@ -93,6 +121,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {f.name: _threshold(f.name, f.default) for f in fields(AlertThresholds)},
         },
+        "xapi": _table("verbs", "xAPI verb IRI"),
+        "caliper": _table("actions", '"<Type>.<Action>" or "<Action>"'),
     },
     "examples": [CONFIG_EXAMPLE],
 }

@@ -116,8 +116,14 @@ async def _ingest(
     service = get_service(request)
     rules, now = await service.rules(tenant), format_us(service.clock())
     in_force = decode_rules(get_settings(request)).in_force(channel, rules, now)
+    time_field = "eventTime" if channel == "caliper" else "timestamp"
     report = await ingest_records(
-        service, tenant, records, lambda raw: mapping(raw, in_force), dry_run=dry_run
+        service,
+        tenant,
+        records,
+        lambda raw: mapping(raw, in_force),
+        time_field=time_field,
+        dry_run=dry_run,
     )
     if not dry_run:
         metrics: Metrics = request.app.state.metrics

@@ -17,6 +17,7 @@ class RecordResult(TypedDict):
     type: NotRequired[Annotated[str, Field(description="The event type it was stored as")]]
     warning: NotRequired[Annotated[str, Field(description="What to map for a better event")]]
     error: NotRequired[Annotated[str, Field(description="Why it was rejected")]]
+    field: NotRequired[Annotated[str, Field(description="The field at fault, if one is")]]
     reason: NotRequired[Annotated[str, Field(description="Why it was skipped")]]
     event: NotRequired[
         Annotated[
@@ -45,6 +46,8 @@ def record_result(outcome: Outcome, dry_run: bool) -> RecordResult:
         result["warning"] = outcome.warning
     if outcome.error is not None:
         result["error"] = outcome.error
+    if outcome.field is not None and outcome.status is Status.REJECTED:
+        result["field"] = outcome.field
     if outcome.reason is not None:
         result["reason"] = outcome.reason
     if dry_run:
