@@ -87,9 +87,19 @@ def _messages() -> dict[str, Any]:
     }
     statement = {
         "type": "object",
-        "required": ["id", "actor", "verb", "object"],
-        "description": "xAPI 1.0.3 statement (completed, answered, scored, passed, failed,"
-        " progressed, experienced), mapped onto a learning event",
+        "required": ["actor", "verb", "object"],
+        "description": "xAPI statement, mapped onto a learning event by its verb, result and"
+        " the tenant's curriculum (an `id` is derived from the statement when it has none)",
+    }
+    caliper = {
+        "type": "object",
+        "description": "Caliper 1.1 / 1.2 event (`type`, `action`, `actor`, `object`,"
+        " `eventTime`) or envelope (`sensor`, `sendTime`, `dataVersion`, `data`): each event"
+        " is mapped onto a learning event with an outcome of its own",
+        "anyOf": [
+            {"required": ["type", "action", "actor", "object", "eventTime"]},
+            {"required": ["sensor", "data"]},
+        ],
     }
     dead_headers = {"$ref": "dlq.message.json#/$defs/DeadLetterHeaders"}
     return {
@@ -101,6 +111,9 @@ def _messages() -> dict[str, Any]:
         ),
         "xapiStatement": _message(
             "xAPI statement", "A learning record", {"schema": statement}, tenant_only
+        ),
+        "caliperEvent": _message(
+            "Caliper event or envelope", "Learning records", {"schema": caliper}, tenant_only
         ),
         "deadLetter": _message(
             "Dead letter",
@@ -153,12 +166,13 @@ def asyncapi() -> dict[str, Any]:
         "channels": {
             "learningEvents": _channel(
                 "learning-events",
-                "Events in: canonical JSON, a CloudEvent (structured mode) or an xAPI statement,"
-                " detected per message. Tenant: header `tenant`, else the event's `tenant_id`,"
-                " else MASTERY_KAFKA_DEFAULT_TENANT.",
+                "Events in: canonical JSON, a CloudEvent (structured mode), an xAPI statement or"
+                " a Caliper event or envelope, detected per message. Tenant: header `tenant`,"
+                " else the event's `tenant_id`, else MASTERY_KAFKA_DEFAULT_TENANT.",
                 "learningEvent",
                 "cloudEvent",
                 "xapiStatement",
+                "caliperEvent",
             ),
             "deadLetters": _channel(
                 "learning-events.dlq", "Messages that can never be ingested", "deadLetter"
