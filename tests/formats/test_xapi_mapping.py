@@ -254,3 +254,10 @@ def test_who_when_and_what_score_are_strict() -> None:
         with pytest.raises(InvalidEvent) as refused:
             outcome(base | change)
         assert refused.value.field == field
+
+
+def test_an_empty_score_range_is_no_score() -> None:
+    # Open edX sends an ungraded problem as 0 of 0 (scaled 0): not a zero score.
+    mapped = outcome(named("openedx_xapi", "problem_check (server) with max_grade 0"))
+    assert mapped.event is not None
+    assert mapped.event["type"] != "quiz.graded"

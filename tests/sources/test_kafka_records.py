@@ -5,6 +5,7 @@ counted once."""
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mastery_engine.api import create_app
+from mastery_engine.core.instants import parse_rfc3339
+from mastery_engine.service.mastery import wall_clock_us
 from mastery_engine.settings import Settings
 from mastery_engine.sources.kafka.dlq import header
 from mastery_engine.sources.kafka.stats import ConsumeStats
@@ -135,8 +138,12 @@ def test_records_are_mapped_dead_lettered_or_skipped_per_event(
         assert header(letter, "dlq.reason") == "unmappable"
         assert header(letter, "tenant") == TENANT
         assert letter.key() == CANVAS_QUIZZER.encode()
-    # An envelope item's letter carries the whole message, and the item's own error.
-    assert json.loads(by_event[grade].value() or b"") == envelope
+    # An envelope item's letter carries that event alone (a replay sends it alone), and the
+    # item's own error.
+    [grade_event] = [e for e in envelope["data"] if e.get("id") == grade]
+    assert json.loads(by_event[grade].value() or b"") == grade_event
+    [attachment_event] = [e for e in envelope["data"] if e.get("id") == attachment]
+    assert json.loads(by_event[attachment].value() or b"") == attachment_event
     assert header(by_event[grade], "dlq.field") == "generated.scoreGiven"
     assert "generated.scoreGiven 5 is outside 0 .. maxScore 1" in (
         header(by_event[grade], "dlq.error") or ""
@@ -177,3 +184,23 @@ def test_a_statement_over_kafka_twice_and_then_http_counts_once(
         mastery = client.get("/v1/students/1/mastery", headers={"X-Tenant-ID": TENANT}).json()
     (moodle,) = [s for s in mastery["skills"] if s["skill_id"] == "moodle"]
     assert moodle["components"]["quiz"] == pytest.approx(0.5)
+
+
+def test_a_record_without_a_time_takes_the_message_s_broker_timestamp(
+    topics: Topics, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/late.db"
+    configure(url, {"curriculum": CURRICULUM})
+    quiz = named(
+        "moodle_xapi", "mod_quiz attempt_submitted (multichoice, fixture without timestamp) - c"
+    )
+    assert "timestamp" not in quiz and "stored" not in quiz
+    before = wall_clock_us()
+    produce(topics.broker.bootstrap, topics.topic, [message(quiz, "1")])
+    produced = wall_clock_us()
+    time.sleep(2.5)  # the consumer reads it later, as from a backlog
+    stats = run(topics.settings(url))
+    assert stats.accepted == 1
+    [event] = kept(url, "1").values()
+    at = parse_rfc3339(event["occurred_at"], "occurred_at")
+    assert before - 10**6 <= at <= produced + 10**6  # when it was sent, not when it was read

@@ -55,14 +55,18 @@ class Curriculum:
         return {"skills": [_skill_json(s) for s in self.skills]}
 
     @classmethod
-    def from_mapping(cls, document: object) -> "Curriculum":
-        """Build from `{"skills": [{"id", "exercises", "prerequisites", "activities"}]}`."""
+    def from_mapping(cls, document: object, *, strict: bool = True) -> "Curriculum":
+        """Build from `{"skills": [{"id", "exercises", "prerequisites", "activities"}]}`.
+
+        `strict=False` passes over unknown keys of a skill (a document stored before they
+        were refused) instead of refusing them.
+        """
         items = document.get("skills") if isinstance(document, Mapping) else document
         if not isinstance(items, Sequence) or isinstance(items, str) or not items:
             raise InvalidConfig(
                 "a curriculum is {'skills': [...]} with at least one skill", field="skills"
             )
-        skills = [_skill(item, i) for i, item in enumerate(items)]
+        skills = [_skill(item, i, strict) for i, item in enumerate(items)]
         return cls(tuple(_ordered(skills)))
 
 
@@ -75,12 +79,12 @@ def _skill_json(skill: Skill) -> dict[str, Any]:
     return found | {"activities": list(skill.activities)} if skill.activities else found
 
 
-def _skill(item: object, index: int) -> Skill:
+def _skill(item: object, index: int, strict: bool) -> Skill:
     path = f"skills[{index}]"
     if not isinstance(item, Mapping):
         raise InvalidConfig(f"{path} must be an object with {', '.join(SKILL_KEYS)}")
     unknown = sorted(str(key) for key in item if key not in SKILL_KEYS)
-    if unknown:
+    if unknown and strict:
         raise InvalidConfig(
             f"{path} has unknown keys {unknown}; allowed: {', '.join(SKILL_KEYS)}",
             field=f"{path}.{unknown[0]}",

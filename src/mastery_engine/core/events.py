@@ -269,3 +269,9 @@ def restore_event(raw: Mapping[str, Any], occurred_at: int) -> Event:
         occurred_at,
         raw["data"],
     )
+
+
+def printable_id(raw: object) -> str | None:
+    """The `id` an item carries, when it can be echoed back."""
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and value.isprintable() else None

@@ -42,8 +42,12 @@ class Rules:
     records: RecordRules = field(default_factory=RecordRules)
 
 
-def rules_from(document: object, defaults: Rules) -> Rules:
-    """Validate a configuration document over the defaults; `InvalidConfig` says what is wrong."""
+def rules_from(document: object, defaults: Rules, *, stored: bool = False) -> Rules:
+    """Validate a configuration document over the defaults; `InvalidConfig` says what is wrong.
+
+    A `stored` document was validated when it was saved: keys of a curriculum skill that later
+    versions refuse are passed over, so an older tenant keeps working.
+    """
     if not isinstance(document, Mapping):
         raise InvalidConfig("the configuration must be a JSON object")
     unknown = sorted(set(document) - set(KEYS))
@@ -62,7 +66,7 @@ def rules_from(document: object, defaults: Rules) -> Rules:
     formula = FormulaConfig(weights, float(half_life), int(window))
     curriculum = defaults.curriculum
     if "curriculum" in document:
-        curriculum = Curriculum.from_mapping(document["curriculum"])
+        curriculum = Curriculum.from_mapping(document["curriculum"], strict=not stored)
     retention = _number(document, "desired_retention", defaults.desired_retention)
     if not 0 < retention < 1:
         raise InvalidConfig(

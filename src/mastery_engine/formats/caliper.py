@@ -31,7 +31,7 @@ from mastery_engine.formats.records import (
 
 ENVELOPE_FIELDS = "sensor, sendTime, dataVersion and data (a list of events)"
 EVENT_FIELDS = "id, type, action, actor, object and eventTime"
-BARE_EVENT = frozenset({"type", "action", "actor", "object", "eventTime"})
+BARE_EVENT = frozenset({"type", "action", "actor", "object"})  # eventTime may be missing
 # (given, maximum): a Score's, then a Caliper 1.1 Result's.
 SCORES = (("scoreGiven", "maxScore"), ("resultScore", "maxResultScore"))
 VERDICTS = {"true": True, "false": False}

@@ -10,6 +10,7 @@ are mapped (`expand`) once the tenant is known, with the tenant's curriculum and
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,6 +20,7 @@ import orjson
 
 from mastery_engine.core.access import TENANT_RULE, is_tenant
 from mastery_engine.core.errors import InvalidEvent
+from mastery_engine.core.events import printable_id
 from mastery_engine.core.rules import Rules
 from mastery_engine.formats.caliper import caliper_items, looks_like_caliper, map_caliper_event
 from mastery_engine.formats.mapping import SkillRule
@@ -52,6 +54,7 @@ class Decoded:
     kind: str = "event"  # event | xapi | caliper
     skipped: str | None = None
     warning: str | None = None
+    record: object = None  # the event of a Caliper envelope it came from (its dead letter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +70,6 @@ class DecodeRules:
         """How a tenant's records of this kind map."""
         skills = self.caliper if kind == "caliper" else self.xapi
         return RecordRulesInForce(skills, rules.curriculum.activities, rules.records, received_at)
-
-
-def printable_id(raw: object) -> str | None:
-    """The `id` an item carries, when it can be echoed back."""
-    value = raw.get("id") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) and value.isprintable() else None
 
 
 def _rejected(tenant: str, reason: Reason, exc: InvalidEvent, event_id: str | None) -> Decoded:
@@ -176,7 +173,10 @@ def expand(decoded: Decoded, in_force: RecordRulesInForce) -> list[Decoded]:
         items = caliper_items(doc)
     except InvalidEvent as exc:
         return [_rejected(tenant, Reason.UNMAPPABLE, exc, printable_id(doc))]
-    return [_mapped(tenant, item, map_caliper_event, in_force) for item in items]
+    enveloped = items != [doc]
+    return [
+        _mapped(tenant, item, map_caliper_event, in_force, enveloped=enveloped) for item in items
+    ]
 
 
 def _mapped(
@@ -184,11 +184,16 @@ def _mapped(
     record: object,
     mapping: Callable[[object, RecordRulesInForce], Mapped],
     in_force: RecordRulesInForce,
+    *,
+    enveloped: bool = False,
 ) -> Decoded:
+    kept = record if enveloped else None
     try:
         mapped = mapping(record, in_force)
     except InvalidEvent as exc:
-        return _rejected(tenant, Reason.UNMAPPABLE, exc, printable_id(record))
+        refused = _rejected(tenant, Reason.UNMAPPABLE, exc, printable_id(record))
+        return dataclasses.replace(refused, record=kept)
     if mapped.event is None:
         return Decoded(tenant, None, printable_id(record), skipped=mapped.skipped)
-    return Decoded(tenant, mapped.event, mapped.event["id"], warning=mapped.warning)
+    event_id = mapped.event["id"]
+    return Decoded(tenant, mapped.event, event_id, warning=mapped.warning, record=kept)

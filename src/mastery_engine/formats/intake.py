@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from mastery_engine.core.errors import InvalidEvent, PayloadTooLarge
-from mastery_engine.formats.decode import printable_id
+from mastery_engine.core.events import printable_id
 from mastery_engine.formats.records import Mapped
 from mastery_engine.service.mastery import MasteryService
 from mastery_engine.service.outcomes import IngestReport, Outcome, Status

@@ -6,7 +6,8 @@ activity, ignore), its result and its skill (`formats.records`).
 Student: `actor.account.name`, else the address of `actor.mbox`, else `actor.mbox_sha1sum`,
 else the last segment of `actor.openid`. Event id: the statement id, else a version-5 UUID of
 the statement. Time: `timestamp`, else `stored`, else the time it was received.
-Score: `result.score.scaled` (a negative one counts as 0), else `(raw - min) / (max - min)`.
+Score: `result.score.scaled` (a negative one counts as 0), else `(raw - min) / (max - min)`;
+none when min and max leave an empty range.
 """
 
 from collections.abc import Iterator, Mapping
@@ -139,11 +140,14 @@ def student_of(actor: Agent) -> str:
 def scaled_score(result: Result | None) -> float | None:
     """The score in [0, 1]: `scaled` (below 0 counts as 0), else `raw` within `min`..`max`.
 
-    None when there is no score, or too little of one to tell (raw without min and max).
+    None when there is no score, too little of one to tell (raw without min and max), or an
+    empty range (max <= min).
     """
     score = result.score if result is not None else None
     if score is None:
         return None
+    if score.min is not None and score.max is not None and score.max <= score.min:
+        return None  # an empty range (Open edX's ungraded problems): no score at all
     if score.scaled is not None:
         if score.scaled > 1:
             raise InvalidEvent(

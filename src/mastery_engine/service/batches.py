@@ -1,9 +1,11 @@
-"""A raw batch before it is validated: the (student, skill) pairs it names, its tenant."""
+"""A raw batch before it is applied: the (student, skill) pairs it names, its tenant, each
+item validated."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from mastery_engine.core.errors import InvalidEvent
-from mastery_engine.core.events import id_problem
+from mastery_engine.core.events import Event, id_problem, printable_id
+from mastery_engine.service.outcomes import IngestReport, Outcome, Status
 
 
 def usable_id(value: object) -> str | None:
@@ -36,3 +38,23 @@ def same_tenant(raw: object, tenant: str) -> None:
             f"tenant_id {named!r} does not match the caller's tenant {tenant!r}",
             field="tenant_id",
         )
+
+
+def check_batch(
+    tenant: str, items: Sequence[object], validate: Callable[[object], Event]
+) -> IngestReport:
+    """Each item validated: `accepted` with its event, or a `duplicate` of an earlier item of
+    the batch, or `rejected`; nothing is looked up (so no stored event is found again)."""
+    outcomes: list[Outcome] = []
+    seen: set[str] = set()
+    for raw in items:
+        try:
+            same_tenant(raw, tenant)
+            event = validate(raw)
+        except InvalidEvent as exc:
+            outcomes.append(Outcome(printable_id(raw), Status.REJECTED, exc.message, exc.field))
+            continue
+        status = Status.DUPLICATE if event.id in seen else Status.ACCEPTED
+        outcomes.append(Outcome(event.id, status, event=event))
+        seen.add(event.id)
+    return IngestReport(tuple(outcomes))

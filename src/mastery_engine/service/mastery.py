@@ -7,7 +7,7 @@ from typing import Any
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.changes import DEFAULT_THRESHOLD, MasteryChange, changes
 from mastery_engine.core.curriculum import Curriculum
-from mastery_engine.core.errors import InvalidEvent, InvalidRequest, NotFound, PayloadTooLarge
+from mastery_engine.core.errors import InvalidRequest, NotFound, PayloadTooLarge
 from mastery_engine.core.events import Event, parse_event
 from mastery_engine.core.explain import Explanation, explain
 from mastery_engine.core.export import export_document
@@ -23,7 +23,7 @@ from mastery_engine.core.instants import (
 )
 from mastery_engine.core.rosters import CLASSES, classes_of, without_student
 from mastery_engine.core.rules import Rules, document_of, rules_from
-from mastery_engine.service.batches import by_student, same_tenant, skill_named
+from mastery_engine.service.batches import by_student, check_batch, skill_named
 from mastery_engine.service.outcomes import (
     Baseline,
     IngestReport,
@@ -74,23 +74,12 @@ class MasteryService:
         return parse_event(raw, self.clock(), self.max_future_us)
 
     def check(self, tenant: str, items: Sequence[object]) -> IngestReport:
-        """Each item validated, every valid one `accepted` with its event; nothing is stored
-        (so nothing is found a duplicate either)."""
+        """What `ingest` would answer without the store (see `batches.check_batch`)."""
         if len(items) > self.max_batch:
             raise PayloadTooLarge(
                 f"a batch holds at most {self.max_batch} events, got {len(items)}"
             )
-        outcomes: list[Outcome] = []
-        for raw in items:
-            try:
-                same_tenant(raw, tenant)
-                event = self.validate(raw)
-                outcomes.append(Outcome(event.id, Status.ACCEPTED, event=event))
-            except InvalidEvent as exc:
-                raw_id = raw.get("id") if isinstance(raw, dict) else None
-                event_id = raw_id if isinstance(raw_id, str) and raw_id.isprintable() else None
-                outcomes.append(Outcome(event_id, Status.REJECTED, exc.message, exc.field))
-        return IngestReport(tuple(outcomes))
+        return check_batch(tenant, items, self.validate)
 
     async def ingest(self, tenant: str, items: Sequence[object]) -> IngestReport:
         """Validate each item, apply the valid ones as one batch, report every outcome."""
@@ -222,7 +211,9 @@ class MasteryService:
         if cached is not None and time.monotonic() - cached[0] < RULES_TTL_S:
             return cached[1]
         document = await self.store.get_document(tenant, CONFIG)
-        rules = self.defaults if document is None else rules_from(document, self.defaults)
+        rules = (
+            self.defaults if document is None else rules_from(document, self.defaults, stored=True)
+        )
         self._rules[tenant] = (time.monotonic(), rules)
         return rules
 

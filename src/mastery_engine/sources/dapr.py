@@ -18,7 +18,7 @@ from mastery_engine.core.errors import StoreUnavailable
 from mastery_engine.core.instants import format_us
 from mastery_engine.formats.decode import Decoded, DecodeRules, Reason, decode_document, expand
 from mastery_engine.service.mastery import MasteryService
-from mastery_engine.service.outcomes import Status
+from mastery_engine.service.outcomes import Outcome, Status
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +74,21 @@ async def deliver(service: MasteryService, body: bytes, rules: DecodeRules) -> D
         in_force = rules.in_force(decoded.kind, await service.rules(decoded.tenant), received_at)
         events = expand(decoded, in_force)
         mapped = [one for one in events if one.item is not None]
-        report = await service.ingest(decoded.tenant, [one.item for one in mapped])
+        results: list[Outcome] = []
+        for start in range(0, len(mapped), service.max_batch):  # a large Caliper envelope
+            chunk = [one.item for one in mapped[start : start + service.max_batch]]
+            results += (await service.ingest(decoded.tenant, chunk)).results
     except StoreUnavailable as exc:
         log.warning("dapr: store unavailable, asking for a retry: %s", exc.message)
         return Delivery(DaprStatus.RETRY, decoded.event_id, exc.message)
     refused = [one for one in events if one.item is None and one.skipped is None]
-    for one, outcome in zip(mapped, report.results, strict=True):
+    for one, outcome in zip(mapped, results, strict=True):
         if outcome.status is Status.REJECTED:
             reason = Reason.INVALID_EVENT
             refused.append(Decoded(one.tenant, None, outcome.id, reason, outcome.error))
     if refused:  # the rest of a Caliper envelope is ingested all the same
         return _dropped(refused[0])
-    if not report.results:  # every record skipped by design (enrolment, ...)
+    if not results:  # every record skipped by design (enrolment, ...)
         return Delivery(DaprStatus.SUCCESS, decoded.event_id, outcome=Status.SKIPPED)
-    first = report.results[0]
+    first = results[0]
     return Delivery(DaprStatus.SUCCESS, first.id, outcome=first.status)

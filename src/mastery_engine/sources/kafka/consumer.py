@@ -26,15 +26,18 @@ from mastery_engine.service.mastery import MasteryService
 from mastery_engine.service.outcomes import Baseline, Status, TrackedIngest
 from mastery_engine.sources.kafka.config import StreamOptions
 from mastery_engine.sources.kafka.dlq import header
-from mastery_engine.sources.kafka.offsets import commit, next_offsets, partition_of
+from mastery_engine.sources.kafka.offsets import (
+    commit,
+    next_offsets,
+    partition_of,
+    received_at,
+)
 from mastery_engine.sources.kafka.publish import Publisher
-from mastery_engine.sources.kafka.stats import ConsumeStats
+from mastery_engine.sources.kafka.stats import ConsumeStats, Progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 FIRST_BACKOFF_S = 0.1
-PROGRESS_EVERY_S = 10.0
-LAG_EVERY_S = 1.0
 JOIN_WAIT_S = 30.0  # burst mode: how long a member that gets no partition waits for one
 
 
@@ -63,8 +66,7 @@ class KafkaSource:
         self._held: list[Message] = []
         self._started_at = time.monotonic()
         self._assigned_at: float | None = None
-        self._reported_at = time.monotonic()
-        self._measured_at = time.monotonic()
+        self._progress = Progress()
 
     def stop(self) -> None:
         """Finish (or, if the store is down, abandon) the current batch, then return."""
@@ -91,7 +93,7 @@ class KafkaSource:
                     break
                 if max_messages is not None and self.stats.messages >= max_messages:
                     break
-                self._progress()
+                self._progress.tick(self.stats, self.consumer)
                 await asyncio.sleep(0)
         except Abandoned:
             log.warning("stopped while the store was unavailable; the batch is left unread")
@@ -147,8 +149,11 @@ class KafkaSource:
         rules = await self._until_available(lambda: self.service.rules(tenant))
         events: list[tuple[Message, Decoded]] = []
         for message, decoded in members:
-            in_force = self.options.rules.in_force(decoded.kind, rules, now)
+            in_force = self.options.rules.in_force(decoded.kind, rules, received_at(message, now))
             for one in expand(decoded, in_force):
+                if one.warning is not None:
+                    self.stats.warnings += 1
+                    log.info("tenant %r, event %r: %s", tenant, one.event_id, one.warning)
                 if one.item is not None:
                     events.append((message, one))
                 elif one.skipped is not None:
@@ -163,10 +168,16 @@ class KafkaSource:
         self, tenant: str, members: list[tuple[Message, Decoded]], now: str
     ) -> None:
         tracked = await self._apply(tenant, [d.item for _, d in members])
-        for (message, _), outcome in zip(members, tracked.report.results, strict=True):
+        for (message, decoded), outcome in zip(members, tracked.report.results, strict=True):
             if outcome.status is Status.REJECTED:
                 rejected = Decoded(
-                    tenant, None, outcome.id, Reason.INVALID_EVENT, outcome.error, outcome.field
+                    tenant,
+                    None,
+                    outcome.id,
+                    Reason.INVALID_EVENT,
+                    outcome.error,
+                    outcome.field,
+                    record=decoded.record,
                 )
                 self._dead_letter(message, rejected, now)
         await self._announce_struggles(tenant, tracked)
@@ -270,23 +281,6 @@ class KafkaSource:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("revoked partitions %s", _names(partitions))
-
-    def _progress(self) -> None:
-        now = time.monotonic()
-        if now - self._measured_at >= LAG_EVERY_S:
-            self._measured_at = now
-            self.stats.measure_lag(self.consumer)
-        if now - self._reported_at < PROGRESS_EVERY_S:
-            return
-        self._reported_at = now
-        log.info(
-            "consumed %d messages (%d accepted, %d duplicates, %d dead letters), lag %d",
-            self.stats.messages,
-            self.stats.accepted,
-            self.stats.duplicates,
-            self.stats.dead_letters,
-            self.stats.lag,
-        )
 
 
 def _names(partitions: list[TopicPartition]) -> str:

@@ -1,12 +1,30 @@
-"""Partition bookkeeping: which offsets a batch completes, and how far behind the consumer is."""
+"""Partition bookkeeping: which offsets a batch completes, how far behind the consumer is, and
+when a message was taken."""
 
 import logging
 from collections.abc import Iterable
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+
+from mastery_engine.core.instants import format_us
 
 log = logging.getLogger(__name__)
 Partition = tuple[str, int]
+
+
+def received_at(message: Message, default: str) -> str:
+    """When the broker took the message (its timestamp), else `default`: the time a record
+    without one of its own happened at."""
+    kind, milliseconds = message.timestamp()
+    if kind == TIMESTAMP_NOT_AVAILABLE or milliseconds <= 0:
+        return default
+    return format_us(milliseconds * 1000)
 
 
 def partition_of(message: Message) -> Partition:

@@ -34,10 +34,12 @@ class Publisher:
             self._failures.append(f"{message.topic()}: {error.str()}")
 
     def dead_letter(self, message: Message, rejected: Decoded, failed_at: str) -> None:
-        """Send a message that can never be ingested to the DLQ, key and value unchanged."""
+        """Send a message that can never be ingested to the DLQ, key and value unchanged (of a
+        Caliper envelope, the one event that failed, so a replay sends it alone)."""
+        value = message.value() if rejected.record is None else orjson.dumps(rejected.record)
         self.producer.produce(
             self.dlq_topic,
-            value=message.value(),
+            value=value,
             key=message.key(),
             headers=dead_letter_headers(message, rejected, failed_at),
             on_delivery=self._delivered,

@@ -1,10 +1,16 @@
 """What a consumer run did: running totals, read by its log lines and its metrics."""
 
+import logging
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer
 
 from mastery_engine.sources.kafka.offsets import lag
+
+log = logging.getLogger("mastery_engine.sources.kafka.consumer")
+PROGRESS_EVERY_S = 10.0
+LAG_EVERY_S = 1.0
 
 
 @dataclass
@@ -15,6 +21,7 @@ class ConsumeStats:
     accepted: int = 0
     duplicates: int = 0
     skipped: int = 0  # learning records that make no event by design (enrolment, ...)
+    warnings: int = 0  # records kept as activity for want of a skill (each one logged)
     dead_letters: int = 0
     changes: int = 0
     struggles: int = 0
@@ -31,3 +38,30 @@ class ConsumeStats:
         """Refresh the lag of every assigned partition and their total."""
         self.partition_lag = lag(consumer)
         self.lag = sum(self.partition_lag.values())
+
+
+class Progress:
+    """Measures the lag every second and logs the totals every ten."""
+
+    def __init__(self) -> None:
+        self._measured_at = self._reported_at = time.monotonic()
+
+    def tick(self, stats: ConsumeStats, consumer: Consumer) -> None:
+        """Measure or log if it is time to."""
+        now = time.monotonic()
+        if now - self._measured_at >= LAG_EVERY_S:
+            self._measured_at = now
+            stats.measure_lag(consumer)
+        if now - self._reported_at < PROGRESS_EVERY_S:
+            return
+        self._reported_at = now
+        log.info(
+            "consumed %d messages (%d accepted, %d duplicates, %d skipped, %d dead letters),"
+            " lag %d",
+            stats.messages,
+            stats.accepted,
+            stats.duplicates,
+            stats.skipped,
+            stats.dead_letters,
+            stats.lag,
+        )
