@@ -9,6 +9,7 @@ also under Open edX's `generated.score`. Event id: `id`, else a version-5 UUID o
 Time: eventTime, else the time received. Types and actions may be IRIs (last segment counts).
 """
 
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -101,11 +102,13 @@ def looks_like_caliper(doc: object) -> bool:
     return {"sensor", "data"} <= keys or keys >= BARE_EVENT
 
 
+@functools.lru_cache(maxsize=1024)
 def term(value: str) -> str:
     """A type or action without its namespace (`.../action#Submitted` -> `Submitted`)."""
     return re.split(r"[#/]", value.rstrip("/#"))[-1]
 
 
+@functools.lru_cache(maxsize=1024)
 def activity_kind(kind: str, action: str) -> str:
     """An activity's kind: `AssessmentItemEvent` `Started` -> `assessment_item.started`."""
     stem = _WORD_START.sub("_", kind.removesuffix("Event")).lower()
@@ -114,7 +117,7 @@ def activity_kind(kind: str, action: str) -> str:
 
 def _get(value: object, name: str) -> Any:
     """A property of a JSON object (None of anything else); `@id`, `@type` stand for id, type."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict:  # decoded JSON: exactly a dict (faster than an ABC check)
         return None
     found = value.get(name)
     return value.get(f"@{name}") if found is None and name in ("id", "type") else found
