@@ -261,3 +261,13 @@ def test_an_empty_score_range_is_no_score() -> None:
     mapped = outcome(named("openedx_xapi", "problem_check (server) with max_grade 0"))
     assert mapped.event is not None
     assert mapped.event["type"] != "quiz.graded"
+
+
+def test_an_iso_8601_basic_offset_is_read_as_the_same_instant() -> None:
+    base = named("openedx_xapi", "problem_check (server) - evaluated")
+    for written, meant in (
+        ("2020-07-14T14:39:26+0000", "2020-07-14T14:39:26Z"),
+        ("2020-07-14T20:09:26.5+0530", "2020-07-14T14:39:26.500000Z"),
+    ):
+        event = outcome(base | {"timestamp": written}).event
+        assert event is not None and event["occurred_at"] == meant

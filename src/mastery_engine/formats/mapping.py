@@ -16,6 +16,7 @@ _DURATION = re.compile(
     r"(?:T(?:(?P<hours>\d+(?:[.,]\d+)?)H)?(?:(?P<minutes>\d+(?:[.,]\d+)?)M)?"
     r"(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?"
 )
+_BASIC_OFFSET = re.compile(r"(T[\d:.,]+[+-]\d\d)(\d\d)$")
 _SECONDS = {"weeks": 604_800, "days": 86_400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 
@@ -84,9 +85,13 @@ def last_segment(iri: str) -> str:
 
 
 def instant(value: str, where: str) -> str:
-    """An RFC 3339 time with an offset, normalised to UTC; a time without one is refused."""
+    """An RFC 3339 time with an offset, normalised to UTC; a time without one is refused.
+
+    ISO 8601's basic offset (`+0000`, `-0530`), which some emitters write, is read as the
+    extended one (`+00:00`): the instant it names is the same.
+    """
     try:
-        return format_us(parse_rfc3339(value, where))
+        return format_us(parse_rfc3339(_BASIC_OFFSET.sub(r"\1:\2", value), where))
     except InvalidRequest as exc:
         raise InvalidEvent(exc.message, field=where) from None
 
