@@ -153,7 +153,7 @@ def test_dead_letters_replayed_after_a_fix_are_ingested(topics: Topics, tmp_path
     again = [m for m in read_topic(topics.broker.bootstrap, topics.topic, expect=2)]
     assert [(m.key(), header(m, "tenant")) for m in again] == [(b"s-7", "school-b")] * 2
     assert header(again[-1], "dlq.reason") is None
-    assert stored_state(url)[("school-b", "s-7", "oop")] > 0
+    assert ("school-b", "s-7", "oop") in stored_state(url)  # stored (it counts from its time)
 
 
 def test_struggles_a_batch_causes_are_announced_once(topics: Topics, tmp_path: Path) -> None:
