@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from mastery_engine.core.prediction import FEATURES
 from tests.conftest import completions, event
 
 DAY = "2026-03-20"  # the fixed clock's day (12:00 UTC)
@@ -92,13 +93,20 @@ def test_predictions_follow_the_answers(client: TestClient) -> None:
            for i, e in enumerate(good)]  # fmt: skip
     post(client, *good, *bad)
 
-    def p_basics(student: str) -> float:
+    def basics(student: str) -> dict[str, Any]:
         body = client.get(f"/v1/students/{student}/predictions").json()
         skill = next(s for s in body["skills"] if s["skill_id"] == "basics")
         assert set(skill["forecast"]) == {"to_proficient", "to_mastered", "at_risk", "reason"}
-        return float(skill["p_correct"])
+        return dict(skill)
 
-    assert 0 < p_basics("bad") < p_basics("good") < 1
+    good_p, bad_p = basics("good")["p_correct"], basics("bad")["p_correct"]
+    assert 0 < bad_p < good_p < 1
+    # Each explains itself: from the same base rate, wins pushed up, fails pushed down.
+    good, bad = basics("good"), basics("bad")
+    assert good["base_rate"] == bad["base_rate"]
+    assert 1 <= len(good["drivers"]) <= 3 and 1 <= len(bad["drivers"]) <= 3
+    assert good["drivers"][0]["effect"] > 0 > bad["drivers"][0]["effect"]
+    assert {d["feature"] for d in good["drivers"]} <= set(FEATURES)
 
 
 @pytest.mark.parametrize("path", ["recommendations", "alerts", "predictions"])

@@ -1,9 +1,12 @@
-"""Why a mastery value is what it is, and what would raise it most."""
+"""Why a mastery value is what it is, and what would raise it most; why a next-answer
+prediction is what it is."""
 
+import math
 from dataclasses import dataclass
 
-from mastery_engine.core.aggregates import Component
+from mastery_engine.core.aggregates import Component, StudentAggregates
 from mastery_engine.core.formula import FormulaConfig, SkillMastery
+from mastery_engine.core.prediction import FEATURES, PredictionModel, clamped, features
 from mastery_engine.core.recency import RecencyMean
 
 
@@ -101,3 +104,44 @@ def explain(
             previous.as_of, previous.mastery, mastery.mastery - previous.mastery, by_component
         )
     return Explanation(tuple(parts), raise_most, summary, change)
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """How much one feature moved P(correct) away from the skill's base rate."""
+
+    feature: str
+    effect: float  # P(correct) with the feature as it is, minus with it at its base value
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """P(correct), the skill's base rate (a student with no answers yet), and the features
+    that moved it most, largest first."""
+
+    p_correct: float
+    base_rate: float
+    drivers: tuple[Driver, ...]
+
+
+BASE = features(None, "", 0)  # a student who has answered nothing yet
+MAX_DRIVERS = 3
+
+
+def predict(
+    aggregates: StudentAggregates | None, skill_id: str, as_of: int, model: "PredictionModel"
+) -> Prediction:
+    """P(correct) with its explanation: each feature's effect is the change in P(correct)
+    when that feature alone goes back to its value for a student with no answers."""
+    x = features(aggregates, skill_id, as_of, model.recency_power)
+    weights = model.weights_of(skill_id)
+    z = math.fsum(w * f for w, f in zip(weights, x, strict=True))
+    base_z = math.fsum(w * f for w, f in zip(weights, BASE, strict=True))
+    p = clamped(z)
+    effects = [
+        Driver(name, p - clamped(z - w * (f - f0)))
+        for name, w, f, f0 in zip(FEATURES, weights, x, BASE, strict=True)
+        if f != f0 and w != 0.0
+    ]
+    effects.sort(key=lambda d: (-abs(d.effect), d.feature))
+    return Prediction(p, clamped(base_z), tuple(effects[:MAX_DRIVERS]))

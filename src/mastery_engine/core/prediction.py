@@ -259,7 +259,11 @@ def p_correct(
 ) -> float:
     """P(the student answers the next quiz item of the skill correctly), as of `as_of`."""
     x = features(aggregates, skill_id, as_of, model.recency_power)
-    z = math.fsum(w * f for w, f in zip(model.weights_of(skill_id), x, strict=True))
+    return clamped(math.fsum(w * f for w, f in zip(model.weights_of(skill_id), x, strict=True)))
+
+
+def clamped(z: float) -> float:
+    """The probability of log-odds `z`, kept inside (0, 1)."""
     return min(max(logistic(z), P_MIN), P_MAX)
 
 

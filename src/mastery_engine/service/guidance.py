@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.alerts import Alert, alerts, low_quiz_scores, repeated_errors
 from mastery_engine.core.events import Event, EventType
+from mastery_engine.core.explain import Prediction, predict
 from mastery_engine.core.forecast import Forecast, forecast
 from mastery_engine.core.formula import SkillMastery, evaluate_student
 from mastery_engine.core.history import HistoryPoint, history
 from mastery_engine.core.instants import US_PER_DAY, day_of
 from mastery_engine.core.memory_model import MemoryParams, retrievability, skill_memory
-from mastery_engine.core.prediction import PredictionModel, p_correct
+from mastery_engine.core.prediction import PredictionModel
 from mastery_engine.core.recommend import Recommendation, recommend
 from mastery_engine.core.rules import Rules
 from mastery_engine.service.mastery import MasteryService
@@ -31,7 +32,7 @@ class SkillOutlook:
 
     skill_id: str
     mastery: float
-    p_correct: float
+    prediction: Prediction
     forecast: Forecast
 
 
@@ -112,7 +113,7 @@ class Guidance:
             SkillOutlook(
                 s.skill_id,
                 s.mastery,
-                p_correct(student.aggregates, s.skill_id, student.at, self.model),
+                predict(student.aggregates, s.skill_id, student.at, self.model),
                 forecast(s.skill_id, series[s.skill_id]),
             )
             for s in student.skills

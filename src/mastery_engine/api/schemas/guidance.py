@@ -72,12 +72,29 @@ class ForecastOut(TypedDict):
     reason: str | None
 
 
+class DriverOut(TypedDict):
+    """One feature of the model and how far it moved P(correct) from the base rate."""
+
+    feature: Annotated[str, Field(description="A feature of the next-answer model")]
+    effect: Annotated[
+        float,
+        Field(description="P(correct) minus P(correct) with this feature at its no-answers value"),
+    ]
+
+
 class SkillPredictionOut(TypedDict):
-    """P(correct) on the next quiz item of a skill, and its forecast."""
+    """P(correct) on the next quiz item of a skill, why, and its forecast."""
 
     skill_id: str
     mastery: float
     p_correct: Annotated[float, Field(gt=0, lt=1)]
+    base_rate: Annotated[
+        float, Field(gt=0, lt=1, description="P(correct) of a student with no answers yet")
+    ]
+    drivers: Annotated[
+        list[DriverOut],
+        Field(description="The (at most three) features that moved p_correct most, largest first"),
+    ]
     forecast: ForecastOut
 
 
@@ -150,7 +167,11 @@ def predictions_body(student_id: str, at: int, skills: Sequence[SkillOutlook]) -
             {
                 "skill_id": s.skill_id,
                 "mastery": s.mastery,
-                "p_correct": s.p_correct,
+                "p_correct": s.prediction.p_correct,
+                "base_rate": s.prediction.base_rate,
+                "drivers": [
+                    {"feature": d.feature, "effect": d.effect} for d in s.prediction.drivers
+                ],
                 "forecast": forecast_body(s.forecast),
             }
             for s in skills
