@@ -1,5 +1,6 @@
 """Commands of the next-answer model: import-pykt, fit, predict-replay (merged into the CLI)."""
 
+import asyncio
 import csv
 import json
 import time
@@ -11,7 +12,8 @@ import orjson
 import typer
 from rich.console import Console
 
-from mastery_engine.cli.common import fail
+from mastery_engine.cli.common import fail, load_settings
+from mastery_engine.core.access import TENANT_RULE, is_tenant
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import MasteryError
 from mastery_engine.core.events import Event
@@ -19,7 +21,7 @@ from mastery_engine.core.instants import format_us, parse_rfc3339
 from mastery_engine.core.prediction import p_correct
 from mastery_engine.extras import require
 from mastery_engine.service.fitting import ReplayStats, fit_model, replay
-from mastery_engine.wiring import load_model
+from mastery_engine.wiring import load_model, open_engine
 
 models = typer.Typer()
 console = Console(stderr=True)
@@ -110,13 +112,34 @@ def import_pykt(
 
 @models.command()
 def fit(
-    events: InputFile,
-    out: Annotated[Path, typer.Option("--out", help="Model JSON file to write")],
+    events: Annotated[
+        Path | None,
+        typer.Argument(exists=True, dir_okay=False, help="JSON Lines of events (or --tenant)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Model JSON file to write (with a file)")
+    ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="Fit from this tenant's events in the configured store, validate on its"
+            " latest 20 % and save it for the tenant (refused if it validates worse)"
+        ),
+    ] = None,
     pooled: Annotated[
         bool, typer.Option(help="One set of weights for all skills (as the built-in model)")
     ] = False,
 ) -> None:
-    """Fit the next-answer model on the quiz.graded events of a file, replayed in file order."""
+    """Fit the next-answer model on the quiz.graded events of a file (replayed in file order)
+    or of a tenant in the store."""
+    if tenant is not None:
+        if events is not None or out is not None:
+            fail("fit takes either a file of events (with --out) or --tenant, not both")
+        _fit_tenant(tenant, pooled)
+        return
+    if events is None or out is None:
+        fail("fit needs a file of events and --out, or --tenant")
+        return
     try:
         require("fit", "fit")
         model, report = fit_model(events, per_skill=not pooled)
@@ -129,6 +152,30 @@ def fit(
         f"fitted {report['answers']:,} answers of {report['skills']} skills"
         f" (replay {report['replay_s']:.1f} s, optimiser {report['optimise_s']:.1f} s,"
         f" {report['iterations']} iterations) -> {out}"
+    )
+
+
+def _fit_tenant(tenant: str, pooled: bool) -> None:
+    """Fit, validate and save a tenant's model in the configured store."""
+
+    async def run() -> dict[str, Any]:
+        async with open_engine(load_settings()) as engine:
+            return await engine.guidance.models.fit(tenant, per_skill=not pooled)
+
+    try:
+        require("fit", "fit")
+        if not is_tenant(tenant):
+            fail(f"tenant {tenant[:80]!r} must be {TENANT_RULE}")
+        saved = asyncio.run(run())
+    except MasteryError as exc:
+        fail(exc)
+        return
+    checked, theirs = saved["validation"], saved["validation"]["deployment"]
+    _say(
+        f"fitted {saved['training']['answers']:,} answers of tenant {tenant!r}; on its latest"
+        f" {checked['answers']:,}: AUC {checked['auc']:.4f}, log-loss {checked['log_loss']:.4f},"
+        f" ECE {checked['ece']:.4f} (the deployment's model: AUC {theirs['auc']:.4f}, log-loss"
+        f" {theirs['log_loss']:.4f}, ECE {theirs['ece']:.4f}); saved, served from now on"
     )
 
 

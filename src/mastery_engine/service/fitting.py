@@ -8,6 +8,7 @@ becomes the global weights of skills the fit never saw.
 """
 
 import asyncio
+import math
 import time
 from array import array
 from collections.abc import Callable, Iterable
@@ -19,7 +20,13 @@ from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import InvalidConfig, InvalidEvent
 from mastery_engine.core.events import Event, EventType, parse_event
 from mastery_engine.core.instants import MAX_US
-from mastery_engine.core.prediction import DEFAULT_POWER, FEATURES, PredictionModel, features
+from mastery_engine.core.prediction import (
+    DEFAULT_POWER,
+    FEATURES,
+    PredictionModel,
+    clamped,
+    features,
+)
 from mastery_engine.jsonl import read_lines
 from mastery_engine.stores.memory import MemoryStore
 
@@ -84,6 +91,18 @@ def replay(path: Path, visit: Visitor) -> ReplayStats:
     return asyncio.run(_replay(read_lines(path), visit))
 
 
+def replay_events(events: list[dict[str, Any]]) -> tuple["Design", ReplayStats]:
+    """The features of every quiz answer of some canonical events, replayed in their order
+    (from a thread of its own: the caller may be inside an event loop)."""
+    import concurrent.futures
+
+    design = Design()
+    lines = [(number, raw, None) for number, raw in enumerate(events, 1)]
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        stats = thread.submit(asyncio.run, _replay(lines, design.add)).result()
+    return design, stats
+
+
 @dataclass
 class Design:
     """The fitting data: one row of features per (non-duplicate) quiz answer."""
@@ -92,6 +111,7 @@ class Design:
     skills: list[str] = field(default_factory=list)
     scores: "array[float]" = field(default_factory=lambda: array("d"))
     ids: list[str] = field(default_factory=list)
+    times: "array[int]" = field(default_factory=lambda: array("q"))
 
     def matrix(self) -> "tuple[NDArray[np.float64], NDArray[np.float64]]":
         """The features (one row per answer) and the scores, as arrays."""
@@ -107,6 +127,32 @@ class Design:
             self.skills.append(event.skill_id)
             self.scores.append(event.score)
             self.ids.append(event.id)
+            self.times.append(event.occurred_at)
+
+    def split(self, at: int) -> tuple["Design", "Design"]:
+        """The answers before `at`, and those at or after it."""
+        parts = (Design(), Design())
+        width = len(FEATURES)
+        for i, when in enumerate(self.times):
+            part = parts[when >= at]
+            part.values.extend(self.values[i * width : (i + 1) * width])
+            part.skills.append(self.skills[i])
+            part.scores.append(self.scores[i])
+            part.ids.append(self.ids[i])
+            part.times.append(when)
+        return parts
+
+    def probabilities(self, model: PredictionModel) -> list[float]:
+        """The model's P(correct) of each answer (what `p_correct` gives for it)."""
+        width = len(FEATURES)
+        return [
+            clamped(math.fsum(w * f for w, f in zip(model.weights_of(skill), row, strict=True)))
+            for skill, row in zip(
+                self.skills,
+                (self.values[i * width : (i + 1) * width] for i in range(len(self.skills))),
+                strict=True,
+            )
+        ]
 
 
 def design_of(path: Path) -> tuple[Design, ReplayStats]:
@@ -189,15 +235,11 @@ def fit_weights(
     return Fitted(centre / scale, w / scale, names, int(found.nit))
 
 
-def fit_model(
-    path: Path, *, per_skill: bool = True, l2_skill: float = L2_SKILL
-) -> tuple[PredictionModel, dict[str, Any]]:
-    """Fit a model on the quiz answers of a JSONL file; also what was read, and how long."""
-    began = time.perf_counter()
-    design, stats = design_of(path)
-    if not design.skills:
-        raise InvalidConfig(f"{path} holds no valid quiz.graded event to fit on")
-    replayed = time.perf_counter()
+def fit_design(
+    design: Design, *, per_skill: bool = True, l2_skill: float = L2_SKILL
+) -> tuple[PredictionModel, int]:
+    """The model fitted on some answers (weights rounded to 6 decimals), and the optimiser's
+    iterations."""
     x, y = design.matrix()
     skills = design.skills if per_skill else ["*"] * len(design.skills)
     fitted = fit_weights(x, skills, y, l2_skill=l2_skill)
@@ -208,13 +250,25 @@ def fit_model(
             name: tuple(round(float(v), 6) for v in row)
             for name, row in zip(fitted.names, fitted.per_skill, strict=True)
         }
-    model = PredictionModel(tuple(rounded), by_skill, DEFAULT_POWER)
+    return PredictionModel(tuple(rounded), by_skill, DEFAULT_POWER), fitted.iterations
+
+
+def fit_model(
+    path: Path, *, per_skill: bool = True, l2_skill: float = L2_SKILL
+) -> tuple[PredictionModel, dict[str, Any]]:
+    """Fit a model on the quiz answers of a JSONL file; also what was read, and how long."""
+    began = time.perf_counter()
+    design, stats = design_of(path)
+    if not design.skills:
+        raise InvalidConfig(f"{path} holds no valid quiz.graded event to fit on")
+    replayed = time.perf_counter()
+    model, iterations = fit_design(design, per_skill=per_skill, l2_skill=l2_skill)
     done = time.perf_counter()
     report = {
         "answers": len(design.skills),
         "skills": len(set(design.skills)),
         "stats": stats,
-        "iterations": fitted.iterations,
+        "iterations": iterations,
         "replay_s": replayed - began,
         "optimise_s": done - replayed,
     }

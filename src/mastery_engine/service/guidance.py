@@ -20,6 +20,7 @@ from mastery_engine.core.prediction import PredictionModel
 from mastery_engine.core.recommend import Recommendation, recommend
 from mastery_engine.core.rules import Rules
 from mastery_engine.service.mastery import MasteryService
+from mastery_engine.service.models import TenantModels
 
 SERIES_DAYS = 28  # daily history behind forecasts and the falling-mastery alert
 # Most steps one recommendations call returns (HTTP `limit`, MCP `recommend_next`).
@@ -51,7 +52,7 @@ class Guidance:
         self, service: MasteryService, model: PredictionModel, memory: MemoryParams | None = None
     ) -> None:
         self.service = service
-        self.model = model
+        self.models = TenantModels(service, model)  # the tenant's own fit, else this one
         self.memory = memory or MemoryParams()
 
     async def _student(self, tenant: str, student_id: str, as_of: int | None) -> _Student:
@@ -109,11 +110,12 @@ class Guidance:
         """Per skill: P(correct) on its next quiz item and the days to Proficient / Mastered."""
         student = await self._student(tenant, student_id, as_of)
         series = self._series(student)
+        model = await self.models.of(tenant)
         return student.at, [
             SkillOutlook(
                 s.skill_id,
                 s.mastery,
-                predict(student.aggregates, s.skill_id, student.at, self.model),
+                predict(student.aggregates, s.skill_id, student.at, model),
                 forecast(s.skill_id, series[s.skill_id]),
             )
             for s in student.skills

@@ -3,7 +3,7 @@
 from dataclasses import fields
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import WithJsonSchema
 
 from mastery_engine.api.deps import (
@@ -22,6 +22,8 @@ from mastery_engine.core.formula import MIN_HALF_LIFE_DAYS
 from mastery_engine.core.records import Treatment
 from mastery_engine.core.rosters import check_id
 from mastery_engine.core.rules import WEIGHT_NAMES
+from mastery_engine.service.guidance import Guidance
+from mastery_engine.service.models import TenantModels
 
 router = APIRouter(tags=["privacy and configuration"], responses=ERROR_RESPONSES)
 
@@ -144,19 +146,28 @@ async def export_student(
 
 
 @router.get("/v1/config", summary="The tenant's configuration")
-async def get_config(service: Service, caller: Configurer) -> FastJSON:
-    """Weights, half-life, consistency window and curriculum in effect for this tenant."""
-    return FastJSON(await service.configuration(caller.tenant))
+async def get_config(service: Service, caller: Configurer, request: Request) -> FastJSON:
+    """Weights, half-life, consistency window, curriculum, record tables and the next-answer
+    model in effect for this tenant."""
+    found = await service.configuration(caller.tenant)
+    return FastJSON(found | {"model": await _models(request).summary(caller.tenant)})
 
 
 @router.put("/v1/config", summary="Replace the tenant's configuration")
 async def put_config(
     service: Service,
     caller: Configurer,
+    request: Request,
     document: Annotated[dict[str, Any], Body(), WithJsonSchema(CONFIG_SCHEMA)],
 ) -> FastJSON:
     """Validated (weights non-negative summing to 1, acyclic curriculum); applies at once."""
-    return FastJSON(await service.configure(caller.tenant, document, caller.sub))
+    found = await service.configure(caller.tenant, document, caller.sub)
+    return FastJSON(found | {"model": await _models(request).summary(caller.tenant)})
+
+
+def _models(request: Request) -> TenantModels:
+    guidance: Guidance = request.app.state.guidance
+    return guidance.models
 
 
 @router.get("/v1/audit", response_model=AuditLogOut, summary="The tenant's audit log")

@@ -1,0 +1,144 @@
+"""Next-answer models per tenant: fitted from the tenant's own events in the store, validated
+on its latest answers, saved as the tenant's document `model` and served by every replica.
+
+`mastery-engine fit --tenant T` replays the tenant's kept events in time order (as `fit` does a
+file), fits on the answers before the latest 20 % (by time) and validates on those: AUC,
+log-loss and expected calibration error (10 bins), beside the deployment's model on the same
+answers. A fit that validates worse (a higher log-loss) is refused with that comparison; one
+that does better is saved, and replicas serve it within `MODEL_TTL_S`.
+"""
+
+import time
+from typing import Any
+
+from mastery_engine.core.errors import InvalidConfig
+from mastery_engine.core.instants import format_us
+from mastery_engine.core.prediction import PredictionModel
+from mastery_engine.service.fitting import Design, fit_design, replay_events
+from mastery_engine.service.mastery import MasteryService
+from mastery_engine.stores.base import Document
+
+MODEL = "model"  # the tenant document holding its fitted model
+MODEL_TTL_S = 1.0  # other replicas serve a newly saved model within this time
+VALIDATION_SHARE = 0.2
+MIN_ANSWERS = 50  # fewer answers in either part than this: nothing to fit or judge on
+ECE_BINS = 10
+
+
+class FitRefused(InvalidConfig):
+    """A tenant's fit validated worse than the model it would replace."""
+
+
+class TenantModels:
+    """The model each tenant is served: its own fitted one, else the deployment's."""
+
+    def __init__(self, service: MasteryService, default: PredictionModel) -> None:
+        self.service = service
+        self.default = default
+        self._cache: dict[str, tuple[float, PredictionModel, Document | None]] = {}
+
+    async def _load(self, tenant: str) -> tuple[PredictionModel, Document | None]:
+        cached = self._cache.get(tenant)
+        if cached is not None and time.monotonic() - cached[0] < MODEL_TTL_S:
+            return cached[1], cached[2]
+        document = await self.service.store.get_document(tenant, MODEL)
+        model = self.default
+        if document is not None:
+            model = PredictionModel.from_json(document.get("model"))
+        self._cache[tenant] = (time.monotonic(), model, document)
+        return model, document
+
+    async def of(self, tenant: str) -> PredictionModel:
+        """The model the tenant is served now."""
+        return (await self._load(tenant))[0]
+
+    async def summary(self, tenant: str) -> dict[str, Any]:
+        """Which model is in force, and for a tenant's own: when it was fitted and how it
+        validated."""
+        document = (await self._load(tenant))[1]
+        if document is None:
+            return {"in_force": "deployment"}
+        shown = {key: document[key] for key in ("fitted_at", "training", "validation")}
+        return {"in_force": "tenant", **shown}
+
+    async def fit(self, tenant: str, *, per_skill: bool = True) -> Document:
+        """Fit, validate and (unless refused) save the tenant's model; the saved document."""
+        design, _ = replay_events(await self._events(tenant))
+        if not design.skills:
+            raise InvalidConfig(f"tenant {tenant!r} has no quiz answers to fit on")
+        cut = _cutoff(design)
+        train, held = design.split(cut)
+        if len(train.skills) < MIN_ANSWERS or len(held.skills) < MIN_ANSWERS:
+            raise InvalidConfig(
+                f"tenant {tenant!r} has {len(train.skills)} answers to fit on and"
+                f" {len(held.skills)} to validate on; at least {MIN_ANSWERS} of each are needed"
+            )
+        fitted = fit_design(train, per_skill=per_skill)[0]
+        ours, theirs = _scores(held, fitted), _scores(held, self.default)
+        if ours["log_loss"] > theirs["log_loss"]:
+            raise FitRefused(
+                f"the fit validates worse than the model in force on the latest"
+                f" {len(held.skills)} answers: log-loss {ours['log_loss']:.4f} against"
+                f" {theirs['log_loss']:.4f}, AUC {ours['auc']:.4f} against {theirs['auc']:.4f};"
+                " nothing was saved"
+            )
+        document: Document = {
+            "model": fitted.to_json(),
+            "fitted_at": format_us(self.service.clock()),
+            "training": {"answers": len(train.skills), "before": format_us(cut)},
+            "validation": {"answers": len(held.skills), **ours, "deployment": theirs},
+        }
+        await self.service.store.put_document(tenant, MODEL, document)
+        self._cache.pop(tenant, None)
+        await self.service.audit(tenant, "fit", "fit_model", None, document["validation"])
+        return document
+
+    async def _events(self, tenant: str) -> list[dict[str, Any]]:
+        """Every kept event of the tenant's students, as canonical JSON, in time order."""
+        events = []
+        for student in await self.service.store.students(tenant):
+            events += [kept.event for kept in await self.service.store.events_of(tenant, student)]
+        events.sort(key=lambda e: (e.occurred_at, e.id))
+        return [e.to_json() for e in events]
+
+
+def _cutoff(design: Design) -> int:
+    """The instant from which the latest VALIDATION_SHARE of the answers happened."""
+    times = sorted(design.times)
+    return times[min(len(times) - 1, int(len(times) * (1 - VALIDATION_SHARE)))]
+
+
+def _scores(held: Design, model: PredictionModel) -> dict[str, float]:
+    """AUC, log-loss and ECE of a model on held-out answers."""
+    p, y = held.probabilities(model), list(held.scores)
+    return {**metrics(p, y), "ece": calibration(p, y, ECE_BINS)}
+
+
+def metrics(p: list[float], y: list[float]) -> dict[str, float]:
+    """AUC (answers scored 0.5 or more count as correct) and mean log-loss."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    probs, scores = np.asarray(p), np.asarray(y)
+    correct = scores >= 0.5
+    wins, fails = int(correct.sum()), int((~correct).sum())
+    ranks = rankdata(probs)
+    auc = (ranks[correct].sum() - wins * (wins + 1) / 2) / (wins * fails) if wins and fails else 0.5
+    clipped = np.clip(probs, 1e-6, 1 - 1e-6)
+    loss = -np.mean(scores * np.log(clipped) + (1 - scores) * np.log(1 - clipped))
+    return {"auc": round(float(auc), 6), "log_loss": round(float(loss), 6)}
+
+
+def calibration(p: list[float], y: list[float], bins: int = 10) -> float:
+    """Expected calibration error: the answer-weighted mean gap between the mean prediction
+    and the mean score in each of `bins` equal-width bins of P(correct)."""
+    import numpy as np
+
+    probs, scores = np.asarray(p), np.asarray(y)
+    which = np.minimum((probs * bins).astype(int), bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            gap += inside.sum() * abs(probs[inside].mean() - scores[inside].mean())
+    return round(float(gap / len(probs)), 6)
