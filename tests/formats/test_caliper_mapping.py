@@ -3,8 +3,6 @@ onto canonical events: learners, scores, skills by prefix and by context, skippe
 rejections that name the field, overrides."""
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +15,9 @@ from mastery_engine.core.records import RecordRules
 from mastery_engine.formats.caliper import caliper_items, looks_like_caliper, map_caliper_event
 from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.formats.records import Mapped, RecordRulesInForce
+from tests.emitters import named as sample
+from tests.emitters import samples
 
-EMITTERS = Path(__file__).parents[1] / "data" / "emitters"
 NOW = "2026-03-20T12:00:00Z"
 EDX_COURSE = "http://localhost:18000/course/course-v1:edX+DemoX+Demo_Course"
 EDX_BLOCKS = "http://localhost:18000/xblock/block-v1:edX+DemoX+Demo_Course"
@@ -40,16 +39,9 @@ def rules(*prefixes: tuple[str, str], table: RecordRules | None = None) -> Recor
     return RecordRulesInForce(SkillRule(extension=None), index, table or RecordRules(), NOW)
 
 
-def samples(family: str) -> dict[str, Any]:
-    found = json.loads((EMITTERS / f"{family}.json").read_text())["samples"]
-    return {sample["name"]: sample["body"] for sample in found}
-
-
 def named(family: str, start: str) -> Any:
     """The one event of the sample whose name starts so (an envelope's single item)."""
-    matches = [body for name, body in samples(family).items() if name.startswith(start)]
-    assert len(matches) == 1, start
-    (item,) = caliper_items(copy.deepcopy(matches[0]))
+    (item,) = caliper_items(sample(family, start))
     return item
 
 

@@ -15,8 +15,8 @@ from mastery_engine.core.records import RecordRules
 from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.formats.records import Mapped, RecordRulesInForce
 from mastery_engine.formats.xapi import map_statement
+from tests.emitters import named, samples
 
-EMITTERS = Path(__file__).parents[1] / "data" / "emitters"
 ADL = Path(__file__).parents[3] / "shared" / "data" / "interop" / "adl-xapi-1.0.3"
 NOW = "2026-03-20T12:00:00Z"
 EDX_COURSE = "http://localhost:18000/course/course-v1:edX+DemoX+Demo_Course"
@@ -27,17 +27,6 @@ EDX_STUDENT = "32e08e30-f8ae-4ce2-94a8-c2bfe38a70cb"
 def rules(*prefixes: tuple[str, str], table: RecordRules | None = None) -> RecordRulesInForce:
     index = ActivityIndex.of(prefixes or [(EDX_COURSE, "edx"), (MOODLE_COURSE, "moodle")])
     return RecordRulesInForce(SkillRule(), index, table or RecordRules(), NOW)
-
-
-def samples(family: str) -> dict[str, Any]:
-    found = json.loads((EMITTERS / f"{family}.json").read_text())["samples"]
-    return {sample["name"]: sample["body"] for sample in found}
-
-
-def named(family: str, start: str) -> Any:
-    matches = [body for name, body in samples(family).items() if name.startswith(start)]
-    assert len(matches) == 1, start
-    return matches[0]
 
 
 def outcome(body: Any, in_force: RecordRulesInForce | None = None) -> Mapped:

@@ -21,9 +21,10 @@ from mastery_engine.sources.kafka.stats import ConsumeStats
 from mastery_engine.sources.kafka.worker import consume
 from mastery_engine.wiring import open_service
 from tests.conftest import fixed_clock
+from tests.emitters import named
 from tests.kafka_broker import Record, produce, read_topic
 from tests.sources.streams import Topics
-from tests.sources.test_records import CURRICULUM, EDX_STUDENT, named
+from tests.sources.test_records import CURRICULUM, EDX_STUDENT
 
 TENANT = "school-k"
 CANVAS_QUIZZER = "21070000000987123"

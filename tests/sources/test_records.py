@@ -1,7 +1,6 @@
 """Learning records over HTTP, on every store: real emitters' statements and events mapped with
 the tenant's curriculum and tables, the configuration that drives them, dry runs, reasons."""
 
-import copy
 import itertools
 import json
 import random
@@ -19,8 +18,8 @@ from hypothesis import strategies as st
 from mastery_engine.api import create_app
 from mastery_engine.settings import Settings
 from tests.conftest import fixed_clock
+from tests.emitters import named, samples
 
-EMITTERS = Path(__file__).parents[1] / "data" / "emitters"
 ADL = Path(__file__).parents[3] / "shared" / "data" / "interop" / "adl-xapi-1.0.3"
 XAPI_FAMILIES = ("openedx_xapi", "moodle_xapi", "h5p_xapi")
 CALIPER_FAMILIES = ("openedx_caliper", "canvas_caliper", "caliper_spec")
@@ -48,19 +47,6 @@ CURRICULUM = {
         for skill, prefixes in COURSES.items()
     ]
 }
-
-
-def samples(family: str) -> list[tuple[str, Any]]:
-    """(name, body) of every sample of an emitter fixture."""
-    found = json.loads((EMITTERS / f"{family}.json").read_text())["samples"]
-    return [(sample["name"], sample["body"]) for sample in found]
-
-
-def named(family: str, start: str) -> Any:
-    """A fresh copy of the one sample whose name starts so."""
-    matches = [body for name, body in samples(family) if name.startswith(start)]
-    assert len(matches) == 1, start
-    return copy.deepcopy(matches[0])
 
 
 def channel(family: str) -> str:
@@ -133,7 +119,7 @@ def assert_well_formed(answer: dict[str, Any], count: int) -> None:
 @pytest.mark.parametrize("family", XAPI_FAMILIES + CALIPER_FAMILIES)
 def test_every_emitter_sample_gets_a_result_of_its_own(client: TestClient, family: str) -> None:
     configure(client, "emitters")
-    for name, body in samples(family):
+    for name, body in samples(family).items():
         answer = post(client, channel(family), body, "emitters")
         records = len(body["data"]) if channel(family) == "caliper" and "data" in body else 1
         assert_well_formed(answer, records)
@@ -400,10 +386,10 @@ def test_a_dry_run_answers_the_events_and_stores_nothing(client: TestClient, fam
     configure(client, "dry")
     kind = channel(family)
     if kind == "xapi":
-        records: Any = [body for _, body in samples(family)]
+        records: Any = list(samples(family).values())
         student = "1"
     else:
-        envelopes = [body for _, body in samples(family)]
+        envelopes = list(samples(family).values())
         records = envelopes[0] | {"data": [e for env in envelopes for e in env["data"]]}
         student = CANVAS_QUIZZER
 
@@ -493,7 +479,7 @@ def shuffled(value: Any, rng: random.Random) -> Any:
     return value
 
 
-STATEMENTS = [body for family in XAPI_FAMILIES for _, body in samples(family)]
+STATEMENTS = [body for family in XAPI_FAMILIES for body in samples(family).values()]
 
 
 def test_a_statement_sent_twice_counts_once(client: TestClient) -> None:
