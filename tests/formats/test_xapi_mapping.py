@@ -2,7 +2,6 @@
 mapped onto canonical events: types, skills by prefix and by context, boundaries, overrides."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +14,8 @@ from mastery_engine.core.records import RecordRules
 from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.formats.records import Mapped, RecordRulesInForce
 from mastery_engine.formats.xapi import map_statement
-from tests.emitters import named, samples
+from tests.emitters import adl_statements, named, samples
 
-ADL = Path(__file__).parents[3] / "shared" / "data" / "interop" / "adl-xapi-1.0.3"
 NOW = "2026-03-20T12:00:00Z"
 EDX_COURSE = "http://localhost:18000/course/course-v1:edX+DemoX+Demo_Course"
 MOODLE_COURSE = "http://www.example.org/course/view.php?id=1"
@@ -48,11 +46,11 @@ def test_every_real_statement_maps_or_is_refused_with_a_reason(family: str) -> N
 
 def test_every_adl_template_maps_or_is_refused_naming_the_field() -> None:
     refused = {}
-    for path in sorted((ADL / "statements").glob("*.json")):
+    for name, body in adl_statements().items():
         try:
-            outcome(json.loads(path.read_text()))
+            outcome(body)
         except InvalidEvent as exc:
-            refused[path.stem] = exc.field
+            refused[name] = exc.field
     assert refused == {
         "actor": "actor",  # an Agent with no identifier names no student
         "no_actor": "actor",

@@ -2,11 +2,9 @@
 the tenant's curriculum and tables, the configuration that drives them, dry runs, reasons."""
 
 import itertools
-import json
 import random
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -18,9 +16,8 @@ from hypothesis import strategies as st
 from mastery_engine.api import create_app
 from mastery_engine.settings import Settings
 from tests.conftest import fixed_clock
-from tests.emitters import named, samples
+from tests.emitters import adl_statements, named, samples
 
-ADL = Path(__file__).parents[3] / "shared" / "data" / "interop" / "adl-xapi-1.0.3"
 XAPI_FAMILIES = ("openedx_xapi", "moodle_xapi", "h5p_xapi")
 CALIPER_FAMILIES = ("openedx_caliper", "canvas_caliper", "caliper_spec")
 ROUTES = {"xapi": "/v1/xapi/statements", "caliper": "/v1/caliper/events"}
@@ -186,7 +183,7 @@ ADL_REFUSED = {"actor": "actor", "no_actor": "actor", "no_object": "object", "ve
 
 
 def test_the_adl_templates_get_results_and_refusals_name_the_field(client: TestClient) -> None:
-    templates = {p.stem: json.loads(p.read_text()) for p in (ADL / "statements").glob("*.json")}
+    templates = adl_statements()
     assert len(templates) > 20
     names = sorted(templates)
 
