@@ -12,9 +12,10 @@ from mastery_engine.core.errors import InvalidEvent
 from mastery_engine.core.events import parse_event
 from mastery_engine.core.instants import parse_rfc3339
 from mastery_engine.core.records import RecordRules
-from mastery_engine.formats.caliper import caliper_items, looks_like_caliper, map_caliper_event
+from mastery_engine.formats.caliper import map_caliper_event
 from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.formats.records import Mapped, RecordRulesInForce
+from mastery_engine.formats.sensor import caliper_items, looks_like_caliper
 from tests.emitters import named as sample
 from tests.emitters import samples
 

@@ -29,10 +29,8 @@ from mastery_engine.formats.records import (
     skipped,
     typed,
 )
+from mastery_engine.formats.sensor import EVENT_FIELDS, json_type
 
-ENVELOPE_FIELDS = "sensor, sendTime, dataVersion and data (a list of events)"
-EVENT_FIELDS = "id, type, action, actor, object and eventTime"
-BARE_EVENT = frozenset({"type", "action", "actor", "object"})  # eventTime may be missing
 # (given, maximum): a Score's, then a Caliper 1.1 Result's.
 SCORES = (("scoreGiven", "maxScore"), ("resultScore", "maxResultScore"))
 VERDICTS = {"true": True, "false": False}
@@ -63,43 +61,6 @@ class CaliperEvent(_Open):
     object: Entity | str
     eventTime: str | None = Field(None, min_length=1)
     extensions: dict[str, Any] | None = None
-
-
-class Envelope(_Open):
-    """A Sensor API envelope: who sent it, when, and a list of events (or entities)."""
-
-    sensor: str
-    sendTime: str
-    dataVersion: str
-    data: list[Any]
-
-
-def _json_type(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def caliper_items(payload: object) -> list[object]:
-    """The items of an envelope, or `[payload]` for one bare event; `InvalidEvent` otherwise."""
-    if not isinstance(payload, dict):
-        raise InvalidEvent(
-            f"body must be a Caliper envelope object with {ENVELOPE_FIELDS}, or one Caliper"
-            f" event with {EVENT_FIELDS}; got a JSON {_json_type(payload)}"
-        )
-    if "sensor" not in payload and "data" not in payload:
-        return [payload]
-    try:
-        envelope = Envelope.model_validate(payload)
-    except ValidationError as exc:
-        raise first_error(exc.errors()) from None
-    if not envelope.data:
-        raise InvalidEvent("data: the envelope holds no events", field="data")
-    return list(envelope.data)
-
-
-def looks_like_caliper(doc: object) -> bool:
-    """True for a JSON object shaped like a Caliper envelope (sensor, data) or bare event."""
-    keys = doc.keys() if isinstance(doc, dict) else set()
-    return {"sensor", "data"} <= keys or keys >= BARE_EVENT
 
 
 @functools.lru_cache(maxsize=1024)
@@ -276,7 +237,7 @@ def map_caliper_event(raw: object, rules: RecordRulesInForce) -> Mapped:
     """One envelope item's event, or why it is skipped; `InvalidEvent` if it can be none."""
     if not isinstance(raw, dict):
         message = f"a Caliper event must be an object with {EVENT_FIELDS}"
-        raise InvalidEvent(f"{message}, got a JSON {_json_type(raw)}")
+        raise InvalidEvent(f"{message}, got a JSON {json_type(raw)}")
     if _type(raw) and not _type(raw).endswith("Event") and "action" not in raw:
         # Envelopes may describe entities next to their events (Caliper's `data`).
         return Mapped(None, skipped=f"a {_type(raw)} entity is not an event")

@@ -22,9 +22,10 @@ from mastery_engine.core.access import TENANT_RULE, is_tenant
 from mastery_engine.core.errors import InvalidEvent
 from mastery_engine.core.events import printable_id
 from mastery_engine.core.rules import Rules
-from mastery_engine.formats.caliper import caliper_items, looks_like_caliper, map_caliper_event
+from mastery_engine.formats.caliper import map_caliper_event
 from mastery_engine.formats.mapping import SkillRule
 from mastery_engine.formats.records import Mapped, RecordRulesInForce
+from mastery_engine.formats.sensor import caliper_items, looks_like_caliper
 from mastery_engine.formats.xapi import looks_like_statement, map_statement
 
 # text/plain: what Dapr records when a publisher names no content type.

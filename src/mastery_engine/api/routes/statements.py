@@ -18,14 +18,10 @@ from mastery_engine.api.schemas.common import ERROR_RESPONSES, batch_schema, inl
 from mastery_engine.api.schemas.records import RecordsResponse, records_body
 from mastery_engine.core.errors import InvalidEvent, InvalidRequest
 from mastery_engine.core.instants import format_us
-from mastery_engine.formats.caliper import (
-    ENVELOPE_FIELDS,
-    Envelope,
-    caliper_items,
-    map_caliper_event,
-)
+from mastery_engine.formats.caliper import map_caliper_event
 from mastery_engine.formats.intake import ingest_records
 from mastery_engine.formats.records import Mapped, RecordRulesInForce
+from mastery_engine.formats.sensor import ENVELOPE_FIELDS, Envelope, caliper_items
 from mastery_engine.formats.xapi import Statement, map_statement
 from mastery_engine.wiring import decode_rules
 
