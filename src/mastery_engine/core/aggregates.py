@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from mastery_engine.core.events import Event, EventType
 from mastery_engine.core.instants import day_of
 from mastery_engine.core.moments import Moments
+from mastery_engine.core.recent import Answer, Window, merged
 
 SCORE_DAYS = ("score days",)  # memo key
 
@@ -68,6 +69,7 @@ class Contribution:
     skill_id: str | None = None
     score: ScoreDelta | None = None
     completion: CompletionDelta | None = None
+    answer: Answer | None = None  # a quiz answer, for the skill's window of latest answers
 
 
 def contribution(event: Event) -> Contribution:
@@ -77,7 +79,10 @@ def contribution(event: Event) -> Contribution:
     if component is not None and event.skill_id is not None and event.score is not None:
         moments = Moments.of(event.occurred_at, event.score)
         delta = ScoreDelta(event.skill_id, component, day_of(event.occurred_at), moments)
-        return Contribution(activity, event.skill_id, score=delta)
+        answer = None
+        if component is Component.QUIZ:
+            answer = Answer(event.occurred_at, event.id, event.score)
+        return Contribution(activity, event.skill_id, score=delta, answer=answer)
     if event.type is EventType.EXERCISE_COMPLETED and event.skill_id is not None:
         done = CompletionDelta(event.skill_id, str(event.data["exercise_id"]), event.occurred_at)
         return Contribution(activity, event.skill_id, completion=done)
@@ -96,6 +101,7 @@ class StudentAggregates:
     the snapshot caches) when read back from a database, plain dicts from `AggregateBuilder`.
     `tail` holds the raw events of the `as_of` day that occurred after `as_of`: they are in
     that day's buckets and are taken out again when the formula is evaluated mid-day.
+    `recent` holds each skill's window of latest quiz answers (see `recent`).
     """
 
     scores: Mapping[ScoreKey, Mapping[int, Moments]] = field(default_factory=dict)
@@ -103,6 +109,7 @@ class StudentAggregates:
     active: Mapping[int, int] = field(default_factory=dict)
     skills: Mapping[str, int] = field(default_factory=dict)
     tail: tuple[Event, ...] = ()
+    recent: Mapping[str, Window] = field(default_factory=dict)
     # Derived values the formula computes once per snapshot (shared by `with_tail` copies).
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -137,6 +144,7 @@ class AggregateBuilder:
         self.completions: dict[str, dict[str, int]] = {}
         self.active: dict[int, int] = {}
         self.skills: dict[str, int] = {}
+        self.recent: dict[str, Window] = {}
 
     def add(self, item: Contribution) -> None:
         """Merge one contribution: sums for scores, minimum times for everything else."""
@@ -149,6 +157,8 @@ class AggregateBuilder:
         if item.completion is not None:
             done = self.completions.setdefault(item.completion.skill_id, {})
             _keep_min(done, item.completion.exercise_id, item.completion.first_at)
+        if item.answer is not None and item.skill_id is not None:
+            self.recent[item.skill_id] = merged(self.recent.get(item.skill_id, ()), [item.answer])
 
     def freeze(self) -> StudentAggregates:
         """An immutable snapshot (copies, so later `add` calls do not show through)."""
@@ -157,6 +167,7 @@ class AggregateBuilder:
             {skill: dict(done) for skill, done in self.completions.items()},
             dict(self.active),
             dict(self.skills),
+            recent=dict(self.recent),
         )
 
 

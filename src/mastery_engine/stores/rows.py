@@ -22,6 +22,7 @@ from mastery_engine.core.aggregates import (
 from mastery_engine.core.events import Event, EventType, restore_event
 from mastery_engine.core.instants import date_to_day, day_of, day_to_date
 from mastery_engine.core.moments import MOMENTS, Bucket, DayBuckets
+from mastery_engine.core.recent import Answer, Window, latest
 
 MOMENT_COLUMNS = [f"w{k}" for k in range(MOMENTS)] + [f"s{k}" for k in range(MOMENTS)]
 SCORE_TYPES = (EventType.QUIZ_GRADED.value, EventType.CODE_REVIEWED.value)
@@ -35,6 +36,8 @@ CompletionRow = tuple[str, str, str, int]
 ActivityRow = tuple[str, str, int, int]
 # (student_id, skill_id, first_at)
 SkillRow = tuple[str, str, int]
+# (student_id, skill_id, occurred_at, event_id, score): one answer of a skill's latest ones
+RecentRow = tuple[str, str, int, str, float]
 
 
 @dataclass
@@ -46,6 +49,7 @@ class BatchRows:
     completions: list[CompletionRow] = field(default_factory=list)
     activity: list[ActivityRow] = field(default_factory=list)
     skills: list[SkillRow] = field(default_factory=list)
+    recent: list[RecentRow] = field(default_factory=list)
 
 
 @lru_cache(maxsize=4096)
@@ -77,7 +81,22 @@ def batch_rows(events: Iterable[Event]) -> BatchRows:
         for day, at in b.active.items():
             rows.activity.append((student, iso(day), at, counts[(student, day)]))
         rows.skills.extend((student, skill, at) for skill, at in b.skills.items())
+        for skill, window in b.recent.items():
+            rows.recent.extend((student, skill, *answer_row(a)) for a in window)
     return rows
+
+
+def answer_row(answer: Answer) -> tuple[int, str, float]:
+    """(occurred_at, event_id, score) of a window's answer, as every backend stores it."""
+    return answer.occurred_at, answer.event_id, answer.score
+
+
+def windows_from_rows(recent: Iterable[Sequence[Any]]) -> dict[str, Window]:
+    """Each skill's window from rows (skill, occurred_at, event_id, score), in any order."""
+    answers: dict[str, list[Answer]] = {}
+    for skill, at, event_id, score in recent:
+        answers.setdefault(intern(skill), []).append(Answer(int(at), event_id, float(score)))
+    return {skill: latest(found) for skill, found in answers.items()}
 
 
 def event_body(event: Event) -> str:
@@ -105,9 +124,11 @@ def aggregates_from_rows(
     scores: Iterable[Sequence[Any]],
     completions: Iterable[tuple[str, str, int]],
     skills: Iterable[tuple[str, int]],
+    recent: Iterable[Sequence[Any]] = (),
 ) -> StudentAggregates:
     """A student's aggregates from rows (date, first_at), (date, component, skill, n,
-    moments...), (skill, exercise, first_at) and (skill, first_at).
+    moments...), (skill, exercise, first_at), (skill, first_at) and the windows' answers
+    (skill, occurred_at, event_id, score).
 
     Skill and exercise ids recur in every cached snapshot: each is kept once (interned), not
     once per row read.
@@ -124,4 +145,5 @@ def aggregates_from_rows(
         done,
         {day_number(d): int(at) for d, at in activity},
         {intern(skill): int(at) for skill, at in skills},
+        recent=windows_from_rows(recent),
     )
