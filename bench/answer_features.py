@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 
 from mastery_engine.cli.models import PYKT_START
 from mastery_engine.cli.models import US_PER_MINUTE as MINUTE
+from mastery_engine.core.features import V1_FEATURES
 from mastery_engine.core.instants import format_us, parse_rfc3339
-from mastery_engine.core.prediction import FEATURES
 from mastery_engine.service.fitting import design_of
 
 Floats = NDArray[np.float64]
@@ -212,5 +212,5 @@ def check(a: Answers, table: dict[str, Floats], students: int = 40) -> float:
                          "data": {"quiz_id": f"{s}-{t}", "score": int(y)}}  # fmt: skip
                 sink.write(json.dumps(event) + "\n")
         design, _ = design_of(path)
-    mine = np.column_stack([table[n][chosen] for n in FEATURES])
-    return float(np.abs(design.matrix()[0] - mine).max())
+    mine = np.column_stack([table[n][chosen] for n in V1_FEATURES])
+    return float(np.abs(design.matrix()[0][:, : len(V1_FEATURES)] - mine).max())

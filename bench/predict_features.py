@@ -32,8 +32,8 @@ from answer_features import (
     load,
 )
 from mastery_engine.cli.models import PYKT_START
+from mastery_engine.core.features import V1_FEATURES
 from mastery_engine.core.instants import parse_rfc3339
-from mastery_engine.core.prediction import FEATURES
 from mastery_engine.service.fitting import L2_SKILL, fit_weights
 from predict_eval import DATA, metrics
 
@@ -140,7 +140,7 @@ def _decays(name: str, half_lives: Sequence[float] = CHOSEN_HALF_LIVES) -> tuple
     return tuple(f"{name}_decay{h:g}m_{o}" for h in half_lives for o in ("wins", "fails"))
 
 
-CURRENT = FEATURES  # the product's, computed by `current`
+CURRENT = V1_FEATURES  # the product's first ten (version 1), computed by `current`
 # Candidate groups, and the bounded state each reads (every merge order-independent).
 CANDIDATES: dict[str, tuple[tuple[str, ...], str]] = {
     "skill last 3 outcomes": (

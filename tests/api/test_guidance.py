@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from mastery_engine.core.prediction import FEATURES
+from mastery_engine.core.features import FEATURES
 from tests.conftest import completions, event
 
 DAY = "2026-03-20"  # the fixed clock's day (12:00 UTC)

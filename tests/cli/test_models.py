@@ -15,15 +15,9 @@ from mastery_engine.cli.main import app
 from mastery_engine.core.aggregates import StudentAggregates, contribution, fold
 from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.events import Event, parse_event
+from mastery_engine.core.features import FEATURES, features
 from mastery_engine.core.instants import MAX_US, US_PER_DAY, format_us, parse_rfc3339
-from mastery_engine.core.prediction import (
-    DEFAULT_MODEL,
-    FEATURES,
-    P_MAX,
-    PredictionModel,
-    features,
-    p_correct,
-)
+from mastery_engine.core.prediction import DEFAULT_MODEL, P_MAX, PredictionModel, p_correct
 from mastery_engine.stores.memory import MemoryStore
 from tests.conftest import event
 
@@ -172,6 +166,21 @@ def test_model_json_round_trip() -> None:
     assert PredictionModel.from_json(DEFAULT_MODEL.to_json()) == DEFAULT_MODEL
 
 
+def test_a_version_1_document_is_the_same_model_with_the_new_features_at_zero() -> None:
+    old = {
+        "kind": "mastery-engine/next-answer-model",
+        "version": 1,
+        "features": list(FEATURES[:10]),
+        "recency_power": 2,
+        "weights": [0.5, -1.0, 0.3, -0.6, 0.1, -0.3, 0.5, -0.1, 0.3, -0.2],
+        "skills": {"oop": [0.25] * 10},
+    }
+    model = PredictionModel.from_json(old)
+    assert model.weights == (0.5, -1.0, 0.3, -0.6, 0.1, -0.3, 0.5, -0.1, 0.3, -0.2) + (0.0,) * 10
+    assert model.weights_of("oop") == (0.25,) * 10 + (0.0,) * 10
+    assert PredictionModel.from_json(model.to_json()) == model  # saved again as version 2
+
+
 def _document(**changes: Any) -> dict[str, Any]:
     document = DEFAULT_MODEL.to_json()
     document.update(changes)
@@ -183,13 +192,19 @@ def _document(**changes: Any) -> dict[str, Any]:
     [
         ([1, 2], "must be a JSON object"),
         (_document(kind="other"), "kind must be"),
-        (_document(version=2), "version 1"),
+        (_document(version=3), "version 1 or 2"),
+        (_document(version=True), "version 1 or 2"),
         (_document(features=["bias"]), "model features must be"),
-        (_document(weights=[1.0, 2.0]), "weights must be a list of 10 finite numbers"),
-        (_document(weights=[float("nan")] * 10), "is not finite"),
-        (_document(weights=[True] * 10), "is not a number"),
+        (_document(weights=[1.0, 2.0]), "weights must be a list of 20 finite numbers"),
+        (_document(weights=[float("nan")] * 20), "is not finite"),
+        (_document(weights=[True] * 20), "is not a number"),
         (_document(skills=[]), "skills must map skill ids"),
-        (_document(skills={"oop": [0.0] * 9}), "skills.oop must be a list of 10"),
+        (_document(skills={"oop": [0.0] * 9}), "skills.oop must be a list of 20"),
+        (_document(version=1), "model features must be"),  # a version 1 names ten
+        (
+            _document(version=1, features=list(FEATURES[:10])),
+            "weights must be a list of 10",
+        ),
         (_document(recency_power=9), "recency_power must be an integer from 1 to 4"),
     ],
 )

@@ -2,14 +2,8 @@
 moved P(correct) most from it."""
 
 from mastery_engine.core.explain import MAX_DRIVERS, predict
-from mastery_engine.core.prediction import (
-    DEFAULT_MODEL,
-    FEATURES,
-    PredictionModel,
-    clamped,
-    features,
-    p_correct,
-)
+from mastery_engine.core.features import FEATURES, features
+from mastery_engine.core.prediction import DEFAULT_MODEL, PredictionModel, clamped, p_correct
 from tests.cli.test_models import aggregates_of, history
 
 

@@ -21,6 +21,7 @@ from tests.conftest import NOW, fixed_clock
 
 TENANT = "school-fit"
 HOUR = 3_600_000_000
+DEPLOYMENT = {"in_force": "deployment", "memory": {"in_force": "deployment"}}
 
 
 def answers(scores: dict[str, list[float]], start_day: int = 80) -> list[dict[str, Any]]:
@@ -89,7 +90,7 @@ async def test_a_fit_that_validates_better_is_saved_and_served_by_another_replic
         body = replica.get("/v1/students/s1/predictions", headers=headers).json()
         hard = next(s for s in body["skills"] if s["skill_id"] == "hard")
         other = replica.get("/v1/config", headers={"X-Tenant-ID": "elsewhere"}).json()
-        assert other["model"] == {"in_force": "deployment"}
+        assert other["model"] == DEPLOYMENT
     async with open_engine(settings, clock=fixed_clock()) as engine:
         aggregates = await engine.service.aggregates(TENANT, "s1", NOW)
     assert hard["p_correct"] == pytest.approx(predict(aggregates, "hard", NOW, model).p_correct)
@@ -115,7 +116,7 @@ async def test_a_fit_that_validates_worse_is_refused_with_the_comparison(
         assert "validates worse" in refused.value.message
         assert "log-loss" in refused.value.message and "nothing was saved" in refused.value.message
         assert await engine.service.store.get_document(TENANT, MODEL) is None
-        assert await engine.guidance.models.summary(TENANT) == {"in_force": "deployment"}
+        assert await engine.guidance.models.summary(TENANT) == DEPLOYMENT
 
 
 async def test_too_few_answers_is_a_clear_error(store_url_sqlite: str) -> None:
@@ -137,6 +138,7 @@ def test_the_command_fits_a_tenant_and_says_how_it_validated(
     done = CliRunner().invoke(cli, ["fit", "--tenant", TENANT])
     assert done.exit_code == 0, done.output
     assert "saved, served from now on" in done.output and "log-loss" in done.output
+    assert "forgetting model: the deployment's parameters stay" in done.output
     both = CliRunner().invoke(cli, ["fit", "--tenant", TENANT, "--out", "m.json"])
     assert both.exit_code == 2
     assert "either a file of events (with --out) or --tenant" in both.output

@@ -177,6 +177,20 @@ def _fit_tenant(tenant: str, pooled: bool) -> None:
         f" ECE {checked['ece']:.4f} (the deployment's model: AUC {theirs['auc']:.4f}, log-loss"
         f" {theirs['log_loss']:.4f}, ECE {theirs['ece']:.4f}); saved, served from now on"
     )
+    _say(_memory_line(saved["memory"]))
+
+
+def _memory_line(memory: dict[str, Any]) -> str:
+    """What became of the forgetting model's parameters in a tenant's fit."""
+    if memory["in_force"] == "deployment":
+        return f"forgetting model: the deployment's parameters stay ({memory['reason']})"
+    checked, theirs = memory["validation"], memory["validation"]["deployment"]
+    return (
+        f"forgetting model: fitted on {memory['training']['reviews']:,} reviews; on the latest"
+        f" {checked['predictions']:,}: log-loss {checked['log_loss']:.4f}, AUC"
+        f" {checked['auc']:.4f} (the deployment's: {theirs['log_loss']:.4f} /"
+        f" {theirs['auc']:.4f}); saved, served from now on"
+    )
 
 
 def _show_stats(stats: ReplayStats) -> None:

@@ -5,8 +5,9 @@ import math
 from dataclasses import dataclass
 
 from mastery_engine.core.aggregates import Component, StudentAggregates
+from mastery_engine.core.features import FEATURES, features
 from mastery_engine.core.formula import FormulaConfig, SkillMastery
-from mastery_engine.core.prediction import FEATURES, PredictionModel, clamped, features
+from mastery_engine.core.prediction import PredictionModel, clamped
 from mastery_engine.core.recency import RecencyMean
 
 

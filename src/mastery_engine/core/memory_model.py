@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from mastery_engine.core.aggregates import Component, StudentAggregates
+from mastery_engine.core.errors import InvalidConfig
 from mastery_engine.core.events import EventType
 from mastery_engine.core.instants import US_PER_DAY, day_of
 from mastery_engine.core.moments import Moments
@@ -58,6 +59,20 @@ class MemoryParams:
     """The 21 FSRS-6 weights."""
 
     w: tuple[float, ...] = FSRS6_DEFAULTS
+
+    @classmethod
+    def from_json(cls, raw: object) -> "MemoryParams":
+        """Weights from a JSON list; raise `InvalidConfig` saying what is wrong."""
+        wanted = f"memory weights must be a list of {len(FSRS6_DEFAULTS)} finite numbers"
+        if not isinstance(raw, list) or len(raw) != len(FSRS6_DEFAULTS):
+            raise InvalidConfig(f"{wanted}, got {str(raw)[:60]}", field="memory.w")
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in raw
+        ):
+            raise InvalidConfig(f"{wanted}, got {str(raw)[:60]}", field="memory.w")
+        if not 0.0 < raw[-1] <= 1.0:
+            raise InvalidConfig(f"the decay (last weight) must be in (0, 1], got {raw[-1]}")
+        return cls(tuple(float(v) for v in raw))
 
     @property
     def decay(self) -> float:
@@ -155,10 +170,10 @@ def _day_review(day: int, moments: Moments) -> tuple[float, int]:
     return day + 0.5 + mean_offset, rating_of_score(moments.s[0] / moments.w[0])
 
 
-def skill_memory(
-    aggregates: StudentAggregates, skill_id: str, as_of: int, params: MemoryParams
-) -> MemoryState | None:
-    """The memory of a skill from its daily quiz buckets up to `as_of`; None before any quiz."""
+def day_reviews(
+    aggregates: StudentAggregates, skill_id: str, as_of: int
+) -> list[tuple[float, int]]:
+    """The skill's reviews `(at_days, rating)` up to `as_of`, one per UTC day with quizzes."""
     last_day = day_of(as_of)
     later = Moments()
     for event in aggregates.tail:
@@ -176,7 +191,14 @@ def skill_memory(
         kept = moments - later if day == last_day and later.n else moments
         if day <= last_day and kept.n > 0 and kept.w[0] > 0:
             sessions.append(_day_review(day, kept))
-    return replay(sessions, params)
+    return sorted(sessions)
+
+
+def skill_memory(
+    aggregates: StudentAggregates, skill_id: str, as_of: int, params: MemoryParams
+) -> MemoryState | None:
+    """The memory of a skill from its daily quiz buckets up to `as_of`; None before any quiz."""
+    return replay(day_reviews(aggregates, skill_id, as_of), params)
 
 
 def days_of(us: int) -> float:

@@ -19,14 +19,9 @@ from typing import TYPE_CHECKING, Any
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import InvalidConfig, InvalidEvent
 from mastery_engine.core.events import Event, EventType, parse_event
+from mastery_engine.core.features import DEFAULT_POWER, FEATURES, features
 from mastery_engine.core.instants import MAX_US
-from mastery_engine.core.prediction import (
-    DEFAULT_POWER,
-    FEATURES,
-    PredictionModel,
-    clamped,
-    features,
-)
+from mastery_engine.core.prediction import PredictionModel, clamped
 from mastery_engine.jsonl import read_lines
 from mastery_engine.stores.memory import MemoryStore
 
@@ -36,7 +31,7 @@ if TYPE_CHECKING:
 
 TENANT = "replay"
 SHOWN_ERRORS = 10
-L2_SKILL = 10.0  # pulls each skill's weights toward the centre; matters for rare skills
+L2_SKILL = 30.0  # pulls each skill's weights toward the centre (chosen on held-out folds)
 L2_GLOBAL = 1.0
 # One quiz answer and the aggregates of its student just before it (None: first event).
 Visitor = Callable[[Event, StudentAggregates | None, bool], None]

@@ -43,6 +43,7 @@ class _Student:
     rules: Rules
     skills: list[SkillMastery]
     at: int
+    memory: MemoryParams
 
 
 class Guidance:
@@ -52,23 +53,24 @@ class Guidance:
         self, service: MasteryService, model: PredictionModel, memory: MemoryParams | None = None
     ) -> None:
         self.service = service
-        self.models = TenantModels(service, model)  # the tenant's own fit, else this one
-        self.memory = memory or MemoryParams()
+        # The tenant's own fit, else these.
+        self.models = TenantModels(service, model, memory or MemoryParams())
 
     async def _student(self, tenant: str, student_id: str, as_of: int | None) -> _Student:
         at = self.service.clock() if as_of is None else as_of
         aggregates = await self.service.aggregates(tenant, student_id, at)
         rules = await self.service.rules(tenant)
         skills = evaluate_student(aggregates, at, rules.curriculum, rules.config)
-        return _Student(aggregates, rules, skills, at)
+        return _Student(aggregates, rules, skills, at, await self.models.memory_of(tenant))
 
     def _recall(self, student: _Student) -> dict[str, float]:
         """Retrievability now of every skill with quiz history."""
         recall = {}
         for skill in student.skills:
-            state = skill_memory(student.aggregates, skill.skill_id, student.at, self.memory)
+            memory = student.memory
+            state = skill_memory(student.aggregates, skill.skill_id, student.at, memory)
             if state is not None:
-                recall[skill.skill_id] = retrievability(state, student.at / US_PER_DAY, self.memory)
+                recall[skill.skill_id] = retrievability(state, student.at / US_PER_DAY, memory)
         return recall
 
     def _series(self, student: _Student) -> dict[str, list[HistoryPoint]]:
