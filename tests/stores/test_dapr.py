@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -183,12 +184,16 @@ async def test_keys_follow_the_pattern_and_ids_are_escaped(
             "p:school-a:event:a",
             f"{student}:activity",
             f"{student}:skills",
+            f"{student}:recent",
             f"{student}:events:2026-03-10",
             f"{student}:mastery:2026-03-10:quiz",
         ]
     )
     bucket = sidecar.entry(f"{student}:mastery:2026-03-10:quiz")
     assert bucket is not None and bucket.value["basics"][0] == 1  # n
+    recent = sidecar.entry(f"{student}:recent")
+    assert recent is not None
+    assert recent.value == {"basics": [[ev("a", "2026-03-10T10:00:00Z").occurred_at, "a", 0.5]]}
     await store.apply("a:b", [ev("x%y:z", student="s:1%")], NOW)
     assert "p:a%3Ab:student:s%3A1%25:activity" in sidecar.keys(PREFIX)
     assert "p:a%3Ab:event:x%25y%3Az" in sidecar.keys(PREFIX)
@@ -210,6 +215,36 @@ async def test_delete_student_leaves_no_key_of_the_student(
     assert [entry.value["student"] for entry in raw if entry is not None] == ["s-2"]
     assert await store.students("t") == ["s-2"]
     assert await store.delete_student("t", "s-1") == 0
+
+
+async def test_windows_come_in_the_bulk_read_of_the_other_documents(
+    store: DaprStore, sidecar: DaprSidecar
+) -> None:
+    await store.apply("t", [ev("a"), ev("b", "2026-03-11T10:00:00Z")], NOW)
+    requests: list[tuple[str, str]] = []
+    sidecar.on_request = lambda method, path: requests.append((method, path))
+    got = await store.read("t", "s-1", NOW, cache=False)
+    assert got is not None and [a.event_id for a in got.recent["basics"]] == ["a", "b"]
+    # The activity document, then one bulk read of the others (windows included).
+    assert [(m, unquote(path.split("?")[0].rsplit("/", 1)[-1])) for m, path in requests] == [
+        ("GET", "p:t:student:s-1:activity"),
+        ("POST", "bulk"),
+    ]
+
+
+async def test_students_stored_before_windows_existed_start_with_empty_ones(
+    store: DaprStore, sidecar: DaprSidecar
+) -> None:
+    await store.apply("t", [ev("a")], NOW)
+    # The data of a student written before the `recent` document was kept.
+    sidecar.drop_prefix("p:t:student:s-1:recent")
+    assert sidecar.entry("p:t:student:s-1:recent") is None
+    before = await store.read("t", "s-1", NOW, cache=False)
+    assert before is not None and dict(before.recent) == {}
+    assert sum(m.n for m in before.scores[("basics", "quiz")].values()) == 1
+    await store.apply("t", [ev("b", "2026-03-10T11:00:00Z")], NOW)
+    after = await store.read("t", "s-1", NOW)
+    assert after is not None and [a.event_id for a in after.recent["basics"]] == ["b"]
 
 
 async def test_raw_event_records_carry_the_retention_ttl(
@@ -245,6 +280,9 @@ async def test_purge_removes_raw_records_and_index_entries(
     assert "p:t:event:old" not in sidecar.keys(PREFIX)
     index = sidecar.entry("p:t:student:s-1:events:2026-03-01")
     assert index is not None and list(index.value) == ["new"]
+    # Windows are aggregates, not raw events: purging leaves them whole.
+    got = await store.read("t", "s-1", NOW)
+    assert got is not None and [a.event_id for a in got.recent["basics"]] == ["old", "new"]
 
 
 async def test_a_reader_s_cache_follows_another_writer(sidecar: DaprSidecar) -> None:
@@ -307,6 +345,7 @@ async def test_two_concurrent_appliers_race_and_both_end_correct(
                 for d, m in days.items():
                     assert got.scores[key][d].s == pytest.approx(m.s, rel=1e-12, abs=1e-15)
             assert got.active == want.active
+            assert dict(got.recent) == dict(want.recent)
     finally:
         await one.close()
         await two.close()

@@ -14,6 +14,8 @@ Keys put the tenant first and mirror the seed pattern
                                                                            [score components]]}}
     {prefix}{t}:student:{s}:skills                        {skill: first_at}
     {prefix}{t}:student:{s}:completions                   {skill: {exercise: first_at}}
+    {prefix}{t}:student:{s}:recent                        {skill: [[occurred_at, event id,
+                                                                    score], ...]}
     {prefix}{t}:student:{s}:mastery:{date}:{component}    {skill: [n, w0..w7, s0..s7]}
     {prefix}{t}:student:{s}:events:{date}                 {event id: [ingested_at, occurred_at,
                                                                       type]}
@@ -23,6 +25,10 @@ Keys put the tenant first and mirror the seed pattern
 Ids are percent-encoded inside keys, so a `:` or `%` in an id can never make another key, and
 Dapr's reserved separator `||` cannot appear. The raw event record is keyed by tenant and id:
 it is created only if missing, which makes the store itself enforce one event per id.
+
+`recent` holds each skill's latest quiz answers, oldest first (`core.recent`). Students whose
+data was written before it existed have no such document: their windows start empty and fill
+with the answers that arrive from then on (the day buckets already count the older ones).
 """
 
 import uuid
@@ -33,6 +39,7 @@ from urllib.parse import quote
 from mastery_engine.core.aggregates import SCORE_COMPONENTS, StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
+from mastery_engine.core.recent import Answer, Window, merged
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import CONFIG
 
@@ -86,9 +93,10 @@ class Keys:
         return self.student(tenant, student, "events", date)
 
     def profile(self, tenant: str, student: str) -> list[str]:
-        """The student's activity, skills and completions documents."""
+        """The student's activity, skills, completions and recent answers documents."""
         return [
-            self.student(tenant, student, name) for name in ("activity", "skills", "completions")
+            self.student(tenant, student, name)
+            for name in ("activity", "skills", "completions", "recent")
         ]
 
     def buckets(self, tenant: str, student: str, days: Days) -> list[str]:
@@ -135,7 +143,7 @@ class Documents:
 def merge(
     keys: Keys, tenant: str, new: Sequence[Event], ingested_at: int, stored: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """New values of the documents that `new` events change (sums, minimums and unions).
+    """New values of the documents that `new` events change (sums, minimums, unions, windows).
 
     Each touched student's activity document gets a fresh `v`, so a cached snapshot is checked
     against one small document.
@@ -156,6 +164,7 @@ def merge(
         if component not in listed:
             listed.append(component)
     _keep_first(docs, keys, tenant, batch)
+    _keep_latest(docs, keys, tenant, batch)
     for e in new:
         index = docs.get(keys.events_on(tenant, e.student_id, rows.iso(day_of(e.occurred_at))), {})
         index[e.id] = [ingested_at, e.occurred_at, e.type.value]
@@ -171,6 +180,20 @@ def _keep_first(docs: Documents, keys: Keys, tenant: str, batch: rows.BatchRows)
     for student, skill, first_at in batch.skills:
         skills = docs.get(keys.student(tenant, student, "skills"), {})
         skills[skill] = min(skills.get(skill, first_at), first_at)
+
+
+def _keep_latest(docs: Documents, keys: Keys, tenant: str, batch: rows.BatchRows) -> None:
+    answers: dict[tuple[str, str], list[Answer]] = {}
+    for student, skill, at, event_id, score in batch.recent:
+        answers.setdefault((student, skill), []).append(Answer(at, event_id, score))
+    for (student, skill), more in answers.items():
+        windows = docs.get(keys.student(tenant, student, "recent"), {})
+        window = merged(_window(windows.get(skill, [])), more)
+        windows[skill] = [list(rows.answer_row(a)) for a in window]
+
+
+def _window(stored: Sequence[Sequence[Any]]) -> Window:
+    return tuple(Answer(int(at), event_id, float(score)) for at, event_id, score in stored)
 
 
 def _list_new(docs: Documents, key: str, names: Iterable[str]) -> None:
@@ -205,9 +228,11 @@ def snapshot(
     ]
     done = stored.get(keys.student(tenant, student, "completions"), {})
     skills = stored.get(keys.student(tenant, student, "skills"), {})
+    windows = stored.get(keys.student(tenant, student, "recent"), {})
     return rows.aggregates_from_rows(
         [(date, entry[0]) for date, entry in days.items()],
         scores,
         [(skill, exercise, at) for skill, by in done.items() for exercise, at in by.items()],
         list(skills.items()),
+        [(skill, *answer) for skill, answers in windows.items() for answer in answers],
     )
