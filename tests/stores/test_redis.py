@@ -12,7 +12,7 @@ from redis.crc import key_slot
 from mastery_engine.core.aggregates import Component, StudentAggregates
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event, EventType, parse_event
-from mastery_engine.core.instants import MAX_US
+from mastery_engine.core.instants import MAX_US, MIN_US
 from mastery_engine.stores import open_store
 from mastery_engine.stores.base import CONFIG
 from mastery_engine.stores.redis.store import RedisStore
@@ -146,19 +146,24 @@ async def test_duplicates_within_a_batch_count_once_even_across_students(
     assert quiz_count(await redis_store.read("t", "s-2", NOW)) == 1
 
 
-async def test_earliest_times_stay_exact_beyond_double_precision(
-    redis_store: RedisStore,
+@pytest.mark.parametrize(
+    ("late", "early"),  # 2**53 < MAX_US; MIN_US < 0 (1970-01-01T00:00:00+23:59)
+    [(MAX_US - 1, MAX_US - 2), (5, MIN_US), (-1, MIN_US)],
+)
+async def test_earliest_times_stay_exact_beyond_double_precision_and_before_1970(
+    redis_store: RedisStore, late: int, early: int
 ) -> None:
     def done(event_id: str, at: int) -> Event:
         data = {"exercise_id": "e"}
         return Event(event_id, EventType.EXERCISE_COMPLETED, "s-1", "basics", at, data)
 
-    await redis_store.apply("t", [done("late", MAX_US - 1)], NOW)
-    await redis_store.apply("t", [done("early", MAX_US - 2)], NOW)  # 2**53 < MAX_US
+    await redis_store.apply("t", [done("late", late)], NOW)
+    await redis_store.apply("t", [done("early", early)], NOW)
     aggregates = await redis_store.read("t", "s-1", NOW)
     assert aggregates is not None
-    assert aggregates.completions["basics"] == {"e": MAX_US - 2}
-    assert aggregates.skills["basics"] == MAX_US - 2
+    assert aggregates.completions["basics"] == {"e": early}
+    assert aggregates.skills["basics"] == early
+    assert min(aggregates.active.values()) == early
 
 
 async def test_snapshot_cache_follows_writes_from_another_client(prefix: str) -> None:

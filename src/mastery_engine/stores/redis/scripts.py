@@ -11,10 +11,11 @@ Values: a bucket field (per skill) packs n and the moments; `completions` maps
 `skills` a skill to its first time; `events` maps an id to its JSON body, `seen` (de-dup) and
 `scored` (quiz and review events only) are sorted sets of ids by ingestion and occurrence time.
 
-Instants are non-negative integers sent as decimal text and compared as text (length first),
-which stays exact beyond 2**53 where Lua's doubles would round. Moments are stored as packed
-little-endian doubles: nothing is lost to a decimal round trip, and Lua adds them with the
-same IEEE arithmetic as Python.
+Instants are integers sent as decimal text and compared as text (sign, then length, then
+digits), which stays exact beyond 2**53 where Lua's doubles would round; they are negative
+before 1970-01-01T00:00Z, which a valid time with a +23:59 offset can be. Moments are stored
+as packed little-endian doubles: nothing is lost to a decimal round trip, and Lua adds them
+with the same IEEE arithmetic as Python.
 """
 
 import hashlib
@@ -35,6 +36,10 @@ FIXED = ("version", "events", "seen", "scored", "completions", "activity", "skil
 
 _HELPERS = """
 local function earlier(a, b)
+  -- 45 is '-': of two negative instants, the longer text is the earlier one.
+  local minus_a, minus_b = string.byte(a) == 45, string.byte(b) == 45
+  if minus_a ~= minus_b then return minus_a end
+  if minus_a then return #a > #b or (#a == #b and a > b) end
   return #a < #b or (#a == #b and a < b)
 end
 
@@ -97,7 +102,7 @@ local function merge_activity(key, pending)
   for date, day in pairs(pending) do
     local stored = redis.call('HGET', key, date)
     if stored then
-      local at, count = string.match(stored, '^(%d+) (%d+)$')
+      local at, count = string.match(stored, '^(-?%d+) (%d+)$')
       if earlier(at, day[1]) then day[1] = at end
       day[2] = day[2] + tonumber(count)
     end
