@@ -19,6 +19,7 @@ from mastery_engine.core.recent import RECENT_ANSWERS
 from mastery_engine.stores import open_store
 from mastery_engine.stores.base import CONFIG
 from mastery_engine.stores.redis.store import RedisStore
+from mastery_engine.stores.redis.windows import window_rows
 from tests.backends import REDIS_URL, drop_redis_prefix, redis_keys, unique
 from tests.conftest import NOW, event
 from tests.redis_server import start_server
@@ -187,11 +188,14 @@ async def window_matches_fold(store: RedisStore, answers: list[Event]) -> None:
 
 
 async def test_windows_keep_instants_and_scores_exact_and_order_ids_bytewise(
-    redis_store: RedisStore,
+    redis_store: RedisStore, prefix: str
 ) -> None:
     # Neighbours beyond 2**53 are one double; instants before 1970 are negative.
     instants = [MIN_US, -1, 0, 2**53, 2**53 + 1, MAX_US - 1, MAX_US]
     await window_matches_fold(redis_store, [answer(f"e{at}", at, 1 / 3) for at in instants])
+    with redis.Redis.from_url(REDIS_URL) as client:  # cut when stored, not only when read
+        stored = client.hgetall(f"{prefix}{{t:student:s-1}}:recent")
+    assert len(window_rows([f for pair in stored.items() for f in pair])) == RECENT_ANSWERS
     # At one instant: code point order (prefixes first), not a collation's.
     ids = ["Zed", "a b", "ab", "a", "é", "\U0001f600", "ﬀ", "a:b|%"]
     await window_matches_fold(redis_store, [answer(i, 7, 0.1 + 0.2, "s-2") for i in ids])

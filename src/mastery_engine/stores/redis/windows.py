@@ -22,7 +22,7 @@ BIAS = 2**63
 
 # add_answer(pending, skill, packed) gathers a batch's fresh answers per skill; then
 # merge_windows(key, pending, k) stores, for each of those skills only, the union with the
-# stored window, de-duplicated, sorted by (occurred_at, event id, score) and cut to the `k`
+# stored window, de-duplicated, in (occurred_at, event id, score) order and cut to the `k`
 # latest.
 LUA = """
 local function add_answer(pending, skill, packed)
@@ -58,20 +58,23 @@ local function answers_of(packed)
   return found
 end
 
+local function insert(window, new, k)
+  local i = #window
+  while i > 0 and answer_before(new, window[i]) do i = i - 1 end
+  if i > 0 and window[i][5] == new[5] then return end  -- a repeat: already kept
+  table.insert(window, i + 1, new)
+  while #window > k do table.remove(window, 1) end
+end
+
 local function merge_windows(key, pending, k)
   for skill, added in pairs(pending) do
-    local all = answers_of((redis.call('HGET', key, skill) or '') .. table.concat(added))
-    table.sort(all, answer_before)
-    local kept, last = {}, nil
-    for i = #all, 1, -1 do
-      if #kept == k then break end
-      local packed = all[i][5]
-      if packed ~= last then kept[#kept + 1] = packed end
-      last = packed
-    end
-    local window = {}
-    for i = #kept, 1, -1 do window[#window + 1] = kept[i] end
-    redis.call('HSET', key, skill, table.concat(window))
+    -- A stored window is sorted: each answer goes in by a scan from its latest end, one
+    -- comparison for an answer later than the rest (the usual case), no sort of the union.
+    local window = answers_of(redis.call('HGET', key, skill) or '')
+    for _, new in ipairs(answers_of(table.concat(added))) do insert(window, new, k) end
+    local kept = {}
+    for i, answer in ipairs(window) do kept[i] = answer[5] end
+    redis.call('HSET', key, skill, table.concat(kept))
   end
 end
 """
