@@ -1,6 +1,8 @@
-"""Redis-specific behaviour: key layout, hash slots, expiry, URL options, a server restart."""
+"""Redis-specific behaviour: key layout, hash slots, expiry, packed windows, URL options, a
+server restart."""
 
 import asyncio
+import random
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -9,13 +11,15 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from mastery_engine.core.aggregates import Component, StudentAggregates
+from mastery_engine.core.aggregates import Component, StudentAggregates, contribution, fold
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event, EventType, parse_event
-from mastery_engine.core.instants import MAX_US
+from mastery_engine.core.instants import MAX_US, MIN_US
+from mastery_engine.core.recent import RECENT_ANSWERS
 from mastery_engine.stores import open_store
 from mastery_engine.stores.base import CONFIG
 from mastery_engine.stores.redis.store import RedisStore
+from mastery_engine.stores.redis.windows import window_rows
 from tests.backends import REDIS_URL, drop_redis_prefix, redis_keys, unique
 from tests.conftest import NOW, event
 from tests.redis_server import start_server
@@ -23,7 +27,9 @@ from tests.serving import free_port
 
 RETENTION_DAYS = 90
 DAY_S = 86_400
-FIXED = ("version", "events", "seen", "scored", "completions", "activity", "skills", "days")
+FIXED = (
+    "version", "events", "seen", "scored", "completions", "activity", "skills", "days", "recent",
+)  # fmt: skip
 RAW = ("events", "seen", "scored")
 
 
@@ -146,19 +152,79 @@ async def test_duplicates_within_a_batch_count_once_even_across_students(
     assert quiz_count(await redis_store.read("t", "s-2", NOW)) == 1
 
 
-async def test_earliest_times_stay_exact_beyond_double_precision(
-    redis_store: RedisStore,
+@pytest.mark.parametrize(
+    ("late", "early"),  # 2**53 < MAX_US; MIN_US < 0 (1970-01-01T00:00:00+23:59)
+    [(MAX_US - 1, MAX_US - 2), (5, MIN_US), (-1, MIN_US)],
+)
+async def test_earliest_times_stay_exact_beyond_double_precision_and_before_1970(
+    redis_store: RedisStore, late: int, early: int
 ) -> None:
     def done(event_id: str, at: int) -> Event:
         data = {"exercise_id": "e"}
         return Event(event_id, EventType.EXERCISE_COMPLETED, "s-1", "basics", at, data)
 
-    await redis_store.apply("t", [done("late", MAX_US - 1)], NOW)
-    await redis_store.apply("t", [done("early", MAX_US - 2)], NOW)  # 2**53 < MAX_US
+    await redis_store.apply("t", [done("late", late)], NOW)
+    await redis_store.apply("t", [done("early", early)], NOW)
     aggregates = await redis_store.read("t", "s-1", NOW)
     assert aggregates is not None
-    assert aggregates.completions["basics"] == {"e": MAX_US - 2}
-    assert aggregates.skills["basics"] == MAX_US - 2
+    assert aggregates.completions["basics"] == {"e": early}
+    assert aggregates.skills["basics"] == early
+    assert min(aggregates.active.values()) == early
+
+
+def answer(event_id: str, at: int, score: float = 0.5, student: str = "s-1") -> Event:
+    data = {"quiz_id": "q", "score": score}
+    return Event(event_id, EventType.QUIZ_GRADED, student, "basics", at, data)
+
+
+async def window_matches_fold(store: RedisStore, answers: list[Event]) -> None:
+    """Apply the answers one by one in a random order: the window must be the fold's."""
+    random.Random(3).shuffle(answers)
+    for one in answers:
+        await store.apply("t", [one], NOW)
+    got = await store.read("t", answers[0].student_id, MAX_US)
+    want = fold(contribution(e) for e in answers)
+    assert got is not None and dict(got.recent) == dict(want.recent)
+
+
+async def test_windows_keep_instants_and_scores_exact_and_order_ids_bytewise(
+    redis_store: RedisStore, prefix: str
+) -> None:
+    # Neighbours beyond 2**53 are one double; instants before 1970 are negative.
+    instants = [MIN_US, -1, 0, 2**53, 2**53 + 1, MAX_US - 1, MAX_US]
+    await window_matches_fold(redis_store, [answer(f"e{at}", at, 1 / 3) for at in instants])
+    with redis.Redis.from_url(REDIS_URL) as client:  # cut when stored, not only when read
+        stored = client.hgetall(f"{prefix}{{t:student:s-1}}:recent")
+    assert len(window_rows([f for pair in stored.items() for f in pair])) == RECENT_ANSWERS
+    # At one instant: code point order (prefixes first), not a collation's.
+    ids = ["Zed", "a b", "ab", "a", "é", "\U0001f600", "ﬀ", "a:b|%"]
+    await window_matches_fold(redis_store, [answer(i, 7, 0.1 + 0.2, "s-2") for i in ids])
+
+
+async def test_purge_keeps_windows_and_an_answer_sent_again_after_it_counts_once(
+    redis_store: RedisStore,
+) -> None:
+    day = 86_400_000_000
+    first = [answer(f"e{i}", i, -0.0) for i in range(RECENT_ANSWERS)]
+    await redis_store.apply("t", first, NOW - 100 * day)
+    assert await redis_store.purge(NOW - 90 * day) == RECENT_ANSWERS
+    again = [answer(f"e{i}", i, 0.0) for i in range(RECENT_ANSWERS)]  # -0.0 == 0.0
+    assert await redis_store.apply("t", again, NOW) == [True] * RECENT_ANSWERS
+    got = await redis_store.read("t", "s-1", NOW)
+    assert got is not None  # a repeat taking a place in the window would push e0 out
+    assert [a.event_id for a in got.recent["basics"]] == [e.id for e in first]
+
+
+async def test_a_student_stored_before_windows_were_kept_fills_them_from_new_answers(
+    redis_store: RedisStore, prefix: str
+) -> None:
+    await redis_store.apply("t", [answer("before", 1)], NOW)
+    with redis.Redis.from_url(REDIS_URL) as client:
+        assert client.delete(f"{prefix}{{t:student:s-1}}:recent") == 1
+    await redis_store.apply("t", [answer("after", 2)], NOW)  # a new version: no stale cache
+    got = await redis_store.read("t", "s-1", NOW)
+    assert got is not None
+    assert [a.event_id for a in got.recent["basics"]] == ["after"]
 
 
 async def test_snapshot_cache_follows_writes_from_another_client(prefix: str) -> None:

@@ -1,7 +1,7 @@
 """The Redis store's Lua scripts, and how their arguments are built and replies decoded.
 
-Each script runs atomically inside one student's hash slot, and gets the student's eight
-fixed keys, in the order of `FIXED`, as KEYS[1..8]. Score buckets
+Each script runs atomically inside one student's hash slot, and gets the student's nine
+fixed keys, in the order of `FIXED`, as KEYS[1..9]. Score buckets
 (`…:mastery:{date}:{component}`) are found through the `days` set, whose members are the
 `{date}:{component}` suffixes; they share the student's hash tag, so a cluster keeps them on
 the same node as the declared keys.
@@ -9,12 +9,14 @@ the same node as the declared keys.
 Values: a bucket field (per skill) packs n and the moments; `completions` maps
 `{skill}:{exercise}` (both escaped) to the first time, `activity` a date to "first_at count",
 `skills` a skill to its first time; `events` maps an id to its JSON body, `seen` (de-dup) and
-`scored` (quiz and review events only) are sorted sets of ids by ingestion and occurrence time.
+`scored` (quiz and review events only) are sorted sets of ids by ingestion and occurrence time;
+`recent` maps a skill to its window of latest quiz answers (packed as `windows` describes).
 
-Instants are non-negative integers sent as decimal text and compared as text (length first),
-which stays exact beyond 2**53 where Lua's doubles would round. Moments are stored as packed
-little-endian doubles: nothing is lost to a decimal round trip, and Lua adds them with the
-same IEEE arithmetic as Python.
+Instants are integers sent as decimal text and compared as text (sign, then length, then
+digits), which stays exact beyond 2**53 where Lua's doubles would round; they are negative
+before 1970-01-01T00:00Z, which a valid time with a +23:59 offset can be. Moments are stored
+as packed little-endian doubles: nothing is lost to a decimal round trip, and Lua adds them
+with the same IEEE arithmetic as Python.
 """
 
 import hashlib
@@ -28,13 +30,21 @@ from mastery_engine.core.aggregates import StudentAggregates, contribution
 from mastery_engine.core.events import Event, restore_event
 from mastery_engine.core.instants import parse_rfc3339
 from mastery_engine.core.moments import MOMENTS
+from mastery_engine.core.recent import RECENT_ANSWERS
 from mastery_engine.stores import rows
+from mastery_engine.stores.redis import windows
 
 T = TypeVar("T")
-FIXED = ("version", "events", "seen", "scored", "completions", "activity", "skills", "days")
+FIXED = (
+    "version", "events", "seen", "scored", "completions", "activity", "skills", "days", "recent",
+)  # fmt: skip
 
 _HELPERS = """
 local function earlier(a, b)
+  -- 45 is '-': of two negative instants, the longer text is the earlier one.
+  local minus_a, minus_b = string.byte(a) == 45, string.byte(b) == 45
+  if minus_a ~= minus_b then return minus_a end
+  if minus_a then return #a > #b or (#a == #b and a > b) end
   return #a < #b or (#a == #b and a < b)
 end
 
@@ -50,14 +60,16 @@ local function unpacked(packed)
 end
 """
 
-# ARGV: token, TTL in seconds, ingested_at, bucket count B, the B bucket suffixes (KEYS[9..]),
-# then 7 values per event: id, body, occurred_at, date, skill ('' for none), target (KEYS
-# index of a score's bucket, or a completion's field, or ''), packed moments ('' unless a
-# score). Returns 1 (applied) or 0 (duplicate) per event. The TTL on the raw keys is a safety
-# net renewed by each write: a key expires only once every record in it is past retention.
-# `purge` is what removes records one by one.
+# ARGV: token, TTL in seconds, ingested_at, window size K, bucket count B, the B bucket
+# suffixes (KEYS[10..]), then 8 values per event: id, body, occurred_at, date, skill ('' for
+# none), target (KEYS index of a score's bucket, or a completion's field, or ''), packed
+# moments ('' unless a score), packed answer ('' unless a quiz answer). Returns 1 (applied)
+# or 0 (duplicate) per event. The TTL on the raw keys is a safety net renewed by each write:
+# a key expires only once every record in it is past retention. `purge` is what removes
+# records one by one; aggregates, windows included, have no TTL.
 APPLY = (
     _HELPERS
+    + windows.LUA
     + """
 local function add_score(sums, index, skill, packed)
   local bucket = sums[index] or {}
@@ -97,7 +109,7 @@ local function merge_activity(key, pending)
   for date, day in pairs(pending) do
     local stored = redis.call('HGET', key, date)
     if stored then
-      local at, count = string.match(stored, '^(%d+) (%d+)$')
+      local at, count = string.match(stored, '^(-?%d+) (%d+)$')
       if earlier(at, day[1]) then day[1] = at end
       day[2] = day[2] + tonumber(count)
     end
@@ -105,14 +117,14 @@ local function merge_activity(key, pending)
   end
 end
 
-local buckets = tonumber(ARGV[4])
+local buckets = tonumber(ARGV[5])
 local suffixes = {}
-for b = 1, buckets do suffixes[8 + b] = ARGV[4 + b] end
+for b = 1, buckets do suffixes[9 + b] = ARGV[5 + b] end
 local flags, fresh = {}, 0
-local sums, done, active, skills = {}, {}, {}, {}
-for i = 5 + buckets, #ARGV, 7 do
+local sums, done, active, skills, answers = {}, {}, {}, {}, {}
+for i = 6 + buckets, #ARGV, 8 do
   local id, at, date, skill = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local target, moments = ARGV[i + 5], ARGV[i + 6]
+  local target, moments, answer = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
   if redis.call('ZSCORE', KEYS[3], id) then
     flags[#flags + 1] = 0
   else
@@ -128,6 +140,7 @@ for i = 5 + buckets, #ARGV, 7 do
       day[2] = day[2] + 1
     end
     if skill ~= '' then keep_min(skills, skill, at) end
+    if answer ~= '' then add_answer(answers, skill, answer) end
     if moments ~= '' then
       redis.call('ZADD', KEYS[4], at, id)
       add_score(sums, tonumber(target), skill, moments)
@@ -141,6 +154,7 @@ if fresh > 0 then
   merge_min(KEYS[5], done)
   merge_activity(KEYS[6], active)
   merge_min(KEYS[7], skills)
+  merge_windows(KEYS[9], answers, tonumber(ARGV[4]))
   redis.call('SET', KEYS[1], ARGV[1])
   for k = 2, 4 do redis.call('EXPIRE', KEYS[k], ARGV[2]) end
 end
@@ -150,7 +164,7 @@ return flags
 
 # ARGV: key base, cached version token, tail start ('(' + as_of), tail end. Returns false for
 # an unknown student; {version, tail} when the cached token still stands; otherwise {version,
-# tail, activity, skills, completions, {suffix, bucket fields, ...}}. The tail is flat
+# tail, activity, skills, completions, {suffix, bucket fields, ...}, recent}. The tail is flat
 # (body, occurred_at, ...): only score events are indexed in `scored`.
 READ = """
 local version = redis.call('GET', KEYS[1])
@@ -171,7 +185,7 @@ for _, suffix in ipairs(redis.call('SMEMBERS', KEYS[8])) do
   buckets[#buckets + 1] = redis.call('HGETALL', ARGV[1] .. ':mastery:' .. suffix)
 end
 return {version, tail, redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
-        redis.call('HGETALL', KEYS[5]), buckets}
+        redis.call('HGETALL', KEYS[5]), buckets, redis.call('HGETALL', KEYS[9])}
 """
 
 # ARGV: key base. Returns the number of keys removed.
@@ -221,7 +235,9 @@ def apply_call(base: str, events: Sequence[Event], token: str, ttl: int, now: in
     for event in events:
         item = contribution(event)
         target: str | int = ""
-        moments = b""
+        moments = answer = b""
+        if item.answer is not None:
+            answer = windows.packed(item.answer)
         if item.score is not None:
             suffix = f"{rows.iso(item.score.day)}:{item.score.component.value}"
             target = buckets.setdefault(suffix, len(FIXED) + len(buckets) + 1)
@@ -231,9 +247,10 @@ def apply_call(base: str, events: Sequence[Event], token: str, ttl: int, now: in
             target = completion_field(item.completion.skill_id, item.completion.exercise_id)
         day = rows.iso(item.activity.day)
         body = rows.event_body(event)
-        records += [event.id, body, event.occurred_at, day, item.skill_id or "", target, moments]
+        skill = item.skill_id or ""
+        records += [event.id, body, event.occurred_at, day, skill, target, moments, answer]
     keys = [f"{base}:{name}" for name in FIXED] + [f"{base}:mastery:{s}" for s in buckets]
-    return [len(keys), *keys, token, ttl, now, len(buckets), *buckets, *records]
+    return [len(keys), *keys, token, ttl, now, RECENT_ANSWERS, len(buckets), *buckets, *records]
 
 
 def pairs(flat: Sequence[T]) -> list[tuple[T, T]]:
@@ -256,7 +273,7 @@ def stored_event(body: bytes) -> Event:
 
 def snapshot_of(reply: Sequence[Any]) -> StudentAggregates:
     """A student's aggregates from the read script's reply."""
-    activity, skills, done, buckets = reply[2:6]
+    activity, skills, done, buckets, recent = reply[2:7]
     scores = []
     for suffix, fields in pairs(buckets):
         date, component = suffix.decode().split(":")
@@ -271,6 +288,7 @@ def snapshot_of(reply: Sequence[Any]) -> StudentAggregates:
         scores,
         completions,
         [(s.decode(), int(at)) for s, at in pairs(skills)],
+        windows.window_rows(recent),
     )
 
 
