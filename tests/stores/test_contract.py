@@ -342,6 +342,8 @@ async def test_read_many_answers_as_read_does_in_the_order_given(store: Store) -
 async def test_sqlite_schema_3_files_get_the_documents_table(tmp_path: Path) -> None:
     import sqlite3
 
+    from mastery_engine.stores.sqlite.tables import SCHEMA_VERSION
+
     url = store_url("sqlite", tmp_path)
     store = await open_store(url)
     await store.apply("t", [ev("a")], NOW)
@@ -357,7 +359,7 @@ async def test_sqlite_schema_3_files_get_the_documents_table(tmp_path: Path) -> 
     finally:
         await migrated.close()
     with sqlite3.connect(tmp_path / "mastery.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 async def test_sqlite_keeps_the_configuration_in_its_own_table(tmp_path: Path) -> None:

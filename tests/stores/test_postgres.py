@@ -48,6 +48,7 @@ async def test_migrations_are_recorded_and_applied_once(schema: str) -> None:
                 "0001_initial.sql",
                 "0002_config_and_audit.sql",
                 "0003_documents.sql",
+                "0004_recent_answers.sql",
             ]
     finally:
         for opened in stores:
@@ -83,7 +84,10 @@ async def test_delete_student_leaves_no_row_of_the_student(
     after = postgres_rows(schema)
     assert removed == sum(before.values()) - sum(after.values())
     with psycopg.connect(POSTGRES_URL) as db:
-        for table in ("events", "scores", "completions", "activity", "skills", "versions"):
+        for table in (
+            *("events", "scores", "completions", "activity", "skills", "versions"),
+            "recent_answers",
+        ):
             left = db.execute(
                 f'SELECT count(*) FROM "{schema}".{table} WHERE student_id = %s', ("s-1",)
             ).fetchone()
