@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from mastery_engine.core.events import Event, EventType
 from mastery_engine.core.instants import day_of
-from mastery_engine.core.moments import Moments
+from mastery_engine.core.moments import DayBuckets, Moments
 from mastery_engine.core.recent import Answer, Window, merged
 
 SCORE_DAYS = ("score days",)  # memo key
@@ -183,3 +183,38 @@ def fold(contributions: Iterable[Contribution]) -> StudentAggregates:
     for item in contributions:
         builder.add(item)
     return builder.freeze()
+
+
+def extended(base: StudentAggregates, items: Iterable[Contribution]) -> StudentAggregates:
+    """`base` with more contributions merged in, as a store holds it after applying them.
+
+    Each bucket is base + the contributions' own sum, the order a store adds them in, so the
+    result is bit for bit what reading the store back gives. Untouched parts are shared.
+    """
+    delta = fold(items)
+    scores = dict(base.scores)
+    for key, days in delta.scores.items():
+        buckets = dict(scores.get(key, {}).items())
+        for day, moments in days.items():
+            buckets[day] = buckets[day] + moments if day in buckets else moments
+        scores[key] = DayBuckets.of(buckets)
+    completions = dict(base.completions)
+    for skill, done in delta.completions.items():
+        completions[skill] = _min_merged(completions.get(skill, {}), done)
+    recent = dict(base.recent)
+    for skill, window in delta.recent.items():
+        recent[skill] = merged(recent.get(skill, ()), window)
+    return StudentAggregates(
+        scores,
+        completions,
+        _min_merged(base.active, delta.active),
+        _min_merged(base.skills, delta.skills),
+        recent=recent,
+    )
+
+
+def _min_merged(base: Mapping[_K, int], more: Mapping[_K, int]) -> dict[_K, int]:
+    merged = dict(base)
+    for key, value in more.items():
+        _keep_min(merged, key, value)
+    return merged

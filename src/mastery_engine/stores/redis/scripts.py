@@ -63,10 +63,12 @@ end
 # ARGV: token, TTL in seconds, ingested_at, window size K, bucket count B, the B bucket
 # suffixes (KEYS[10..]), then 8 values per event: id, body, occurred_at, date, skill ('' for
 # none), target (KEYS index of a score's bucket, or a completion's field, or ''), packed
-# moments ('' unless a score), packed answer ('' unless a quiz answer). Returns 1 (applied)
-# or 0 (duplicate) per event. The TTL on the raw keys is a safety net renewed by each write:
-# a key expires only once every record in it is past retention. `purge` is what removes
-# records one by one; aggregates, windows included, have no TTL.
+# moments ('' unless a score), packed answer ('' unless a quiz answer). Returns {the version
+# token the student had before ('' if new or nothing applied), {1 (applied) or 0 (duplicate)
+# per event}}: the caller moves a snapshot cached at that token on to the new one. The TTL
+# on the raw keys is a safety net renewed by each write: a key expires only once every
+# record in it is past retention. `purge` is what removes records one by one; aggregates,
+# windows included, have no TTL.
 APPLY = (
     _HELPERS
     + windows.LUA
@@ -120,7 +122,7 @@ end
 local buckets = tonumber(ARGV[5])
 local suffixes = {}
 for b = 1, buckets do suffixes[9 + b] = ARGV[5 + b] end
-local flags, fresh = {}, 0
+local flags, fresh, was = {}, 0, ''
 local sums, done, active, skills, answers = {}, {}, {}, {}, {}
 for i = 6 + buckets, #ARGV, 8 do
   local id, at, date, skill = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
@@ -155,10 +157,11 @@ if fresh > 0 then
   merge_activity(KEYS[6], active)
   merge_min(KEYS[7], skills)
   merge_windows(KEYS[9], answers, tonumber(ARGV[4]))
+  was = redis.call('GET', KEYS[1]) or ''
   redis.call('SET', KEYS[1], ARGV[1])
   for k = 2, 4 do redis.call('EXPIRE', KEYS[k], ARGV[2]) end
 end
-return flags
+return {was, flags}
 """
 )
 

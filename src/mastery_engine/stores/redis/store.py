@@ -33,7 +33,7 @@ from mastery_engine.stores.base import (
 from mastery_engine.stores.redis import scripts
 from mastery_engine.stores.redis.options import options_of, where_of
 from mastery_engine.stores.redis.tenant import TenantDocuments
-from mastery_engine.stores.snapshots import SnapshotCache
+from mastery_engine.stores.snapshots import Moved, SnapshotCache
 
 PURGE_CHUNK = 500
 SECONDS_PER_DAY = 86_400
@@ -90,7 +90,8 @@ class RedisStore(TenantDocuments):
         return [f"{base}:{name}" for name in scripts.FIXED]
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
-        """Apply a batch in one MULTI/EXEC: one script per student, then the indexes."""
+        """Apply a batch in one MULTI/EXEC: one script per student, then the indexes; cached
+        snapshots of the students it touched move on with it."""
         flags = rows.fresh_flags(events, set())  # an id repeated within the batch counts once
         groups: dict[str, list[int]] = {}
         for i, (event, new) in enumerate(zip(events, flags, strict=True)):
@@ -112,9 +113,13 @@ class RedisStore(TenantDocuments):
             pipe.sadd(f"{self._prefix}tenants", tenant)
 
         replies = await self._pipeline(build, atomic=True)
-        for indexes, applied in zip(groups.values(), replies, strict=False):
+        moved: Moved[bytes] = {}
+        for (student, indexes), (was, applied) in zip(groups.items(), replies, strict=False):
             for i, one in zip(indexes, applied, strict=True):
                 flags[i] = bool(one)
+            if any(applied):
+                moved[student] = (was or None, token.encode())
+        self._cache.advance_batch(tenant, moved, events, flags)
         return flags
 
     async def read(

@@ -113,8 +113,11 @@ class SQLiteStore:
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
-        """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped."""
-        return await self._write(lambda db: tables.apply(db, tenant, events, ingested_at))
+        """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped.
+        Cached snapshots of the students it touched move on with it."""
+        fresh, moved = await self._write(lambda db: tables.apply(db, tenant, events, ingested_at))
+        self._cache.advance_batch(tenant, moved, events, fresh)
+        return fresh
 
     async def read(
         self, tenant: str, student_id: str, as_of: int, *, cache: bool = True

@@ -19,6 +19,7 @@ from mastery_engine.core.recent import RECENT_ANSWERS
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import CONFIG, Change, Document, StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
+from mastery_engine.stores.snapshots import Moved
 
 SCHEMA_VERSION = 5  # 4: documents, 5: recent_answers
 MOMENT_DDL = ", ".join(f"{c} REAL NOT NULL" for c in MOMENT_COLUMNS)
@@ -149,8 +150,11 @@ def _fresh(db: sqlite3.Connection, tenant: str, events: Sequence[Event]) -> list
     return rows.fresh_flags(events, stored)
 
 
-def apply(db: sqlite3.Connection, tenant: str, events: Sequence[Event], now: int) -> list[bool]:
-    """One transaction: find duplicates under the write lock, store the rest, add them up."""
+def apply(
+    db: sqlite3.Connection, tenant: str, events: Sequence[Event], now: int
+) -> tuple[list[bool], Moved[int]]:
+    """One transaction: find duplicates under the write lock, store the rest, add them up.
+    Also which version each touched student moved from and to."""
     with transaction(db):
         fresh = _fresh(db, tenant, events)
         new = [e for e, ok in zip(events, fresh, strict=True) if ok]
@@ -159,21 +163,39 @@ def apply(db: sqlite3.Connection, tenant: str, events: Sequence[Event], now: int
             for e in new
         ]
         db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", raw)
-        _upsert(db, tenant, rows.batch_rows(new))
-    return fresh
+        batch = rows.batch_rows(new)
+        was = _versions(db, tenant, batch.students)
+        number = _upsert(db, tenant, batch)
+    return fresh, {student: (was.get(student), number) for student in batch.students}
 
 
-def _upsert(db: sqlite3.Connection, tenant: str, batch: rows.BatchRows) -> None:
+def _versions(db: sqlite3.Connection, tenant: str, students: Sequence[str]) -> dict[str, int]:
+    """The current version of each of these students that has one."""
+    found: dict[str, int] = {}
+    for start in range(0, len(students), 500):
+        chunk = students[start : start + 500]
+        sql = (
+            "SELECT student_id, version FROM versions WHERE tenant = ?"
+            f" AND student_id IN ({', '.join('?' * len(chunk))})"
+        )
+        found.update(db.execute(sql, (tenant, *chunk)).fetchall())
+    return found
+
+
+def _upsert(db: sqlite3.Connection, tenant: str, batch: rows.BatchRows) -> int:
+    """Add a batch's rows; the batch number the touched students now have (0: none)."""
     db.executemany(UPSERT_SCORES, [(tenant, *r) for r in batch.scores])
     db.executemany(UPSERT_COMPLETIONS, [(tenant, *r) for r in batch.completions])
     db.executemany(UPSERT_ACTIVITY, [(tenant, *r) for r in batch.activity])
     db.executemany(UPSERT_SKILLS, [(tenant, *r) for r in batch.skills])
     db.executemany(INSERT_ANSWERS, [(tenant, *r) for r in batch.recent])
     db.executemany(TRIM_ANSWERS, [(tenant, *pair) for pair in {r[:2] for r in batch.recent}])
-    if batch.students:
-        number = db.execute("INSERT INTO batches DEFAULT VALUES").lastrowid
-        db.execute("DELETE FROM batches")  # sqlite_sequence keeps the counter
-        db.executemany(UPSERT_VERSIONS, [(tenant, s, number) for s in batch.students])
+    if not batch.students:
+        return 0
+    number = int(db.execute("INSERT INTO batches DEFAULT VALUES").lastrowid or 0)
+    db.execute("DELETE FROM batches")  # sqlite_sequence keeps the counter
+    db.executemany(UPSERT_VERSIONS, [(tenant, s, number) for s in batch.students])
+    return number
 
 
 def purge(db: sqlite3.Connection, before: int) -> int:
