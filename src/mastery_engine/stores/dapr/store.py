@@ -43,7 +43,7 @@ from mastery_engine.stores.dapr.client import (
 )
 from mastery_engine.stores.dapr.layout import Keys
 from mastery_engine.stores.dapr.tenant import TenantDocuments
-from mastery_engine.stores.snapshots import SnapshotCache
+from mastery_engine.stores.snapshots import Moved, SnapshotCache
 
 CACHE_STUDENTS = 2_000
 
@@ -72,7 +72,8 @@ class DaprStore(TenantDocuments):
         return cls(client, Keys(target.prefix), (retention_days + 1) * 86_400)
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
-        """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped."""
+        """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped.
+        Cached snapshots of the students it touched move on with it."""
         if not events:
             return []
         attempt = functools.partial(self._apply_once, tenant, events, ingested_at)
@@ -86,13 +87,16 @@ class DaprStore(TenantDocuments):
         if not new:
             return fresh
         values = {key: item.value for key, item in found.items()}
-        docs = layout.merge(self.keys, tenant, new, now, values)
+        students = {e.student_id: self.keys.student(tenant, e.student_id, "activity") for e in new}
+        was = {s: values[key]["v"] if key in values else None for s, key in students.items()}
+        docs = layout.merge(self.keys, tenant, new, now, values)  # changes `values` in place
         operations = [upsert(key, value, etag_of(found, key)) for key, value in docs.items()]
         raw = layout.raw_records(self.keys, tenant, new, now)
         operations += [upsert(key, value, ttl=self.ttl_seconds) for key, value in raw.items()]
         await self.client.transact(operations)
-        for student in {e.student_id for e in new}:
-            self._cache.drop((tenant, student))
+        # The ETags held: each student moved from the `v` read above to the one written.
+        moved: Moved[str] = {s: (was[s], docs[key]["v"]) for s, key in students.items()}
+        self._cache.advance_batch(tenant, moved, events, fresh)
         return fresh
 
     async def read(

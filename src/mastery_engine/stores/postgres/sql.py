@@ -19,6 +19,7 @@ from mastery_engine.core.recent import RECENT_ANSWERS
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import CONFIG, Change, Document, StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
+from mastery_engine.stores.snapshots import Moved
 
 Connection = AsyncConnection[tuple[Any, ...]]
 STUDENT_TABLES = (
@@ -44,6 +45,12 @@ UPSERT_ACTIVITY = (
 UPSERT_SKILLS = (
     "INSERT INTO skills VALUES (%s, %s, %s, %s) ON CONFLICT (tenant, student_id, skill_id)"
     " DO UPDATE SET first_at = LEAST(skills.first_at, EXCLUDED.first_at)"
+)
+# The versions a batch's students have before it, locked: no other batch can move them on
+# until this one commits, so the caller knows exactly which version its batch replaced.
+LOCK_VERSIONS = (
+    "SELECT student_id, version FROM versions WHERE tenant = %s AND student_id = ANY(%s::text[])"
+    " ORDER BY student_id FOR UPDATE"
 )
 UPSERT_VERSIONS = (
     "INSERT INTO versions SELECT %s, s, %s FROM unnest(%s::text[]) AS s"
@@ -105,8 +112,11 @@ async def migrate(db: Connection, schema: str) -> list[str]:
     return applied
 
 
-async def apply(db: Connection, tenant: str, events: Sequence[Event], now: int) -> list[bool]:
-    """Store the new events and add them up, in the caller's transaction."""
+async def apply(
+    db: Connection, tenant: str, events: Sequence[Event], now: int
+) -> tuple[list[bool], Moved[int]]:
+    """Store the new events and add them up, in the caller's transaction; which version each
+    touched student moved from and to."""
     first = list({e.id: e for e in reversed(events)}.values())  # first occurrence per id
     first.sort(key=lambda e: e.id)  # one lock order for every writer
     columns: list[list[Any]] = [[], [], [], [], [], []]
@@ -117,11 +127,12 @@ async def apply(db: Connection, tenant: str, events: Sequence[Event], now: int) 
     cursor = await db.execute(INSERT_EVENTS, (tenant, *columns))
     inserted = {row[0] for row in await cursor.fetchall()}
     new = [e for e in first if e.id in inserted]
-    await _upsert(db, tenant, rows.batch_rows(new))
-    return rows.fresh_flags(events, {e.id for e in events} - inserted)
+    moved = await _upsert(db, tenant, rows.batch_rows(new))
+    return rows.fresh_flags(events, {e.id for e in events} - inserted), moved
 
 
-async def _upsert(db: Connection, tenant: str, batch: rows.BatchRows) -> None:
+async def _upsert(db: Connection, tenant: str, batch: rows.BatchRows) -> Moved[int]:
+    """Add a batch's rows; which version each touched student moved from and to."""
     async with db.cursor() as cursor:
         for statement, found in (
             (UPSERT_SCORES, batch.scores),
@@ -131,14 +142,21 @@ async def _upsert(db: Connection, tenant: str, batch: rows.BatchRows) -> None:
         ):
             if found:
                 await cursor.executemany(statement, [(tenant, *r) for r in sorted(found)])
+    moved: Moved[int] = {}
     if batch.students:
+        students = sorted(batch.students)
+        was: dict[str, int] = dict(
+            await (await db.execute(LOCK_VERSIONS, (tenant, students))).fetchall()
+        )
         number = await (await db.execute("SELECT nextval('batch_numbers')")).fetchone()
         assert number is not None
-        await db.execute(UPSERT_VERSIONS, (tenant, number[0], sorted(batch.students)))
+        await db.execute(UPSERT_VERSIONS, (tenant, number[0], students))
+        moved = {s: (was.get(s), int(number[0])) for s in students}
     if batch.recent:
         # After the versions upsert: its row locks order the batches that touch a student, so
         # each cut sees every answer committed before it.
         await _keep_answers(db, tenant, batch.recent)
+    return moved
 
 
 async def _keep_answers(db: Connection, tenant: str, recent: list[rows.RecentRow]) -> None:

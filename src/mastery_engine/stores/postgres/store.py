@@ -164,12 +164,15 @@ class PostgresStore:
                 yield db
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
-        """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped."""
+        """Apply a batch in one transaction; duplicates (stored or in-batch) are skipped.
+        Cached snapshots of the students it touched move on with it."""
         if not events:
             return []
-        return await self._run(
+        fresh, moved = await self._run(
             lambda db: q.apply(db, tenant, events, ingested_at), transaction=True
         )
+        self._cache.advance_batch(tenant, moved, events, fresh)
+        return fresh
 
     async def read(
         self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
