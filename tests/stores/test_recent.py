@@ -4,7 +4,7 @@ import random
 
 from mastery_engine.core.aggregates import contribution, fold
 from mastery_engine.core.events import Event, parse_event
-from mastery_engine.core.recent import RECENT_ANSWERS, Answer
+from mastery_engine.core.recent import RECENT_ANSWERS, RECENT_FAILURES, Answer, Failure
 from mastery_engine.stores import Store
 from tests.conftest import NOW, event
 
@@ -86,3 +86,37 @@ async def test_ids_with_separators_survive_the_round_trip(store: Store) -> None:
     got = await store.read("t", "s-1", NOW)
     assert got is not None
     assert [a.event_id for a in got.recent["basics"]] == odd[1:]  # minutes 1..5
+
+
+def attempt(
+    event_id: str, minute: int, error: str | None = "syntax", passed: bool = False, **kw: str
+) -> Event:
+    at = f"2026-03-10T11:{minute:02d}:00Z"
+    data: dict[str, object] = {"exercise_id": "e1", "passed": passed}
+    if error is not None:
+        data["error_type"] = error
+    body = event(event_id, "exercise.attempted", at, skill=kw.get("skill", "basics"), **data)
+    return parse_event(body, NOW)
+
+
+async def test_only_the_latest_failed_attempts_with_an_error_type_are_kept(store: Store) -> None:
+    failed = [attempt(f"f{i:02d}", i, error=f"kind {i % 3}") for i in range(14)]
+    others = [attempt("ok", 30, passed=True), attempt("no-type", 31, error=None)]
+    others.append(attempt("z|tie", 13, error="a:b"))  # same instant as f13, later id
+    delivered = failed + others + failed[:4]
+    random.Random(3).shuffle(delivered)
+    for start in range(0, len(delivered), 6):
+        await store.apply("t", delivered[start : start + 6], NOW)
+    got = await store.read("t", "s-1", NOW)
+    assert got is not None
+    window = got.failures["basics"]
+    assert len(window) == RECENT_FAILURES
+    assert [f.event_id for f in window] == [*(f"f{i:02d}" for i in range(5, 14)), "z|tie"]
+    assert window[-1] == Failure(others[-1].occurred_at, "z|tie", "a:b")
+    want = fold(contribution(e) for e in delivered)
+    assert dict(got.failures) == dict(want.failures)
+    assert dict(got.recent) == {}  # attempts are not quiz answers
+    await store.delete_student("t", "s-1")
+    await store.apply("t", [attempt("again", 40)], NOW)
+    back = await store.read("t", "s-1", NOW)
+    assert back is not None and [f.event_id for f in back.failures["basics"]] == ["again"]

@@ -45,11 +45,12 @@ def same(a: StudentAggregates | None, b: StudentAggregates | None) -> bool:
     scores = {k: dict(v.items()) for k, v in a.scores.items()} == {
         k: dict(v.items()) for k, v in b.scores.items()
     }
-    rest = (a.completions, a.active, a.skills, a.recent) == (
+    rest = (a.completions, a.active, a.skills, a.recent, a.failures) == (
         b.completions,
         b.active,
         b.skills,
         b.recent,
+        b.failures,
     )
     return scores and rest
 
@@ -69,8 +70,9 @@ async def test_reads_after_each_batch_equal_a_fresh_process_s(backend_url: str) 
             fresh: Store = await open_store(backend_url)
             try:
                 for student in ("s1", "s2", "s3"):
-                    mine, theirs = await writer.read("t", student, NOW), await fresh.read(
-                        "t", student, NOW
+                    mine, theirs = (
+                        await writer.read("t", student, NOW),
+                        await fresh.read("t", student, NOW),
                     )
                     if theirs is None:
                         assert mine is None

@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 from mastery_engine.core.events import Event, EventType
 from mastery_engine.core.instants import day_of
 from mastery_engine.core.moments import DayBuckets, Moments
-from mastery_engine.core.recent import Answer, Window, merged
+from mastery_engine.core.recent import (
+    RECENT_FAILURES,
+    Answer,
+    Failure,
+    Failures,
+    Window,
+    merged,
+)
 
 SCORE_DAYS = ("score days",)  # memo key
 
@@ -70,6 +77,7 @@ class Contribution:
     score: ScoreDelta | None = None
     completion: CompletionDelta | None = None
     answer: Answer | None = None  # a quiz answer, for the skill's window of latest answers
+    failure: Failure | None = None  # a failed attempt with an error type, for its window
 
 
 def contribution(event: Event) -> Contribution:
@@ -83,6 +91,11 @@ def contribution(event: Event) -> Contribution:
         if component is Component.QUIZ:
             answer = Answer(event.occurred_at, event.id, event.score)
         return Contribution(activity, event.skill_id, score=delta, answer=answer)
+    if event.type is EventType.EXERCISE_ATTEMPTED and event.skill_id is not None:
+        error = event.data.get("error_type")
+        if event.data.get("passed") is False and isinstance(error, str):
+            failure = Failure(event.occurred_at, event.id, error)
+            return Contribution(activity, event.skill_id, failure=failure)
     if event.type is EventType.EXERCISE_COMPLETED and event.skill_id is not None:
         done = CompletionDelta(event.skill_id, str(event.data["exercise_id"]), event.occurred_at)
         return Contribution(activity, event.skill_id, completion=done)
@@ -101,7 +114,8 @@ class StudentAggregates:
     the snapshot caches) when read back from a database, plain dicts from `AggregateBuilder`.
     `tail` holds the raw events of the `as_of` day that occurred after `as_of`: they are in
     that day's buckets and are taken out again when the formula is evaluated mid-day.
-    `recent` holds each skill's window of latest quiz answers (see `recent`).
+    `recent` holds each skill's window of latest quiz answers, `failures` its window of
+    latest failed attempts (see `recent`).
     """
 
     scores: Mapping[ScoreKey, Mapping[int, Moments]] = field(default_factory=dict)
@@ -110,6 +124,7 @@ class StudentAggregates:
     skills: Mapping[str, int] = field(default_factory=dict)
     tail: tuple[Event, ...] = ()
     recent: Mapping[str, Window] = field(default_factory=dict)
+    failures: Mapping[str, Failures] = field(default_factory=dict)
     # Derived values the formula computes once per snapshot (shared by `with_tail` copies).
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -145,6 +160,7 @@ class AggregateBuilder:
         self.active: dict[int, int] = {}
         self.skills: dict[str, int] = {}
         self.recent: dict[str, Window] = {}
+        self.failures: dict[str, Failures] = {}
 
     def add(self, item: Contribution) -> None:
         """Merge one contribution: sums for scores, minimum times for everything else."""
@@ -159,6 +175,9 @@ class AggregateBuilder:
             _keep_min(done, item.completion.exercise_id, item.completion.first_at)
         if item.answer is not None and item.skill_id is not None:
             self.recent[item.skill_id] = merged(self.recent.get(item.skill_id, ()), [item.answer])
+        if item.failure is not None and item.skill_id is not None:
+            known = self.failures.get(item.skill_id, ())
+            self.failures[item.skill_id] = merged(known, [item.failure], RECENT_FAILURES)
 
     def freeze(self) -> StudentAggregates:
         """An immutable snapshot (copies, so later `add` calls do not show through)."""
@@ -168,6 +187,7 @@ class AggregateBuilder:
             dict(self.active),
             dict(self.skills),
             recent=dict(self.recent),
+            failures=dict(self.failures),
         )
 
 
@@ -204,12 +224,16 @@ def extended(base: StudentAggregates, items: Iterable[Contribution]) -> StudentA
     recent = dict(base.recent)
     for skill, window in delta.recent.items():
         recent[skill] = merged(recent.get(skill, ()), window)
+    failures = dict(base.failures)
+    for skill, failed in delta.failures.items():
+        failures[skill] = merged(failures.get(skill, ()), failed, RECENT_FAILURES)
     return StudentAggregates(
         scores,
         completions,
         _min_merged(base.active, delta.active),
         _min_merged(base.skills, delta.skills),
         recent=recent,
+        failures=failures,
     )
 
 

@@ -1,6 +1,8 @@
-"""A student's latest quiz answers per skill: a bounded window whose merge is order-free.
+"""A student's latest quiz answers and failed attempts per skill: bounded windows whose merge
+is order-free.
 
-Per student x skill the store keeps the `RECENT_ANSWERS` latest answers, ordered by
+Per student x skill the store keeps the `RECENT_ANSWERS` latest quiz answers and the
+`RECENT_FAILURES` latest failed attempts that name an error type, each ordered by
 `occurred_at` with ties broken by event id. Merging two windows is a set union followed by a
 cut to the latest K, which is commutative, associative and idempotent: arrival order and
 re-deliveries change nothing, as for every other aggregate. The student's latest K answers
@@ -9,16 +11,20 @@ latest overall is among the K latest of its own skill), so only the skill window
 
 Decayed win/fail sums with half-lives of minutes to hours are computed from a window at
 prediction time; answers older than the window weigh little at such half-lives, and the
-older counts are in the day buckets already.
+older counts are in the day buckets already. The struggle rules (repeated errors, low quiz
+scores) read the same windows instead of every kept raw event.
 """
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mastery_engine.core.instants import US_PER_SECOND
 
 RECENT_ANSWERS = 5
+RECENT_FAILURES = 10
 US_PER_MINUTE = 60 * US_PER_SECOND
 
 
@@ -31,21 +37,32 @@ class Answer:
     score: float
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Failure:
+    """One failed attempt with an error type, as the window keeps it."""
+
+    occurred_at: int
+    event_id: str
+    error_type: str
+
+
 Window = tuple[Answer, ...]  # oldest first
+Failures = tuple[Failure, ...]  # oldest first
+M = TypeVar("M", Answer, Failure)
 
 
-def latest(answers: Iterable[Answer], k: int = RECENT_ANSWERS) -> Window:
-    """The `k` latest distinct answers, oldest first."""
-    return tuple(sorted(set(answers))[-k:])
+def latest(marks: Iterable[M], k: int = RECENT_ANSWERS) -> tuple[M, ...]:
+    """The `k` latest distinct marks, oldest first."""
+    return tuple(sorted(set(marks))[-k:])
 
 
-def merged(window: Window, more: Iterable[Answer], k: int = RECENT_ANSWERS) -> Window:
-    """The window after adding some answers (in any order, repeats included)."""
-    return latest((*window, *more), k)
+def merged(window: tuple[M, ...], more: Iterable[M], k: int = RECENT_ANSWERS) -> tuple[M, ...]:
+    """The window after adding some marks (in any order, repeats included)."""
+    return latest(itertools.chain(window, more), k)
 
 
-def up_to(window: Window, as_of: int) -> Window:
-    """The answers of a window that occurred at or before `as_of`."""
+def up_to(window: tuple[M, ...], as_of: int) -> tuple[M, ...]:
+    """The marks of a window that occurred at or before `as_of`."""
     if not window or window[-1].occurred_at <= as_of:
         return window
     return tuple(a for a in window if a.occurred_at <= as_of)

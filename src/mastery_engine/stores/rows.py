@@ -22,7 +22,14 @@ from mastery_engine.core.aggregates import (
 from mastery_engine.core.events import Event, EventType, restore_event
 from mastery_engine.core.instants import date_to_day, day_of, day_to_date
 from mastery_engine.core.moments import MOMENTS, Bucket, DayBuckets
-from mastery_engine.core.recent import Answer, Window, latest
+from mastery_engine.core.recent import (
+    RECENT_FAILURES,
+    Answer,
+    Failure,
+    Failures,
+    Window,
+    latest,
+)
 
 MOMENT_COLUMNS = [f"w{k}" for k in range(MOMENTS)] + [f"s{k}" for k in range(MOMENTS)]
 SCORE_TYPES = (EventType.QUIZ_GRADED.value, EventType.CODE_REVIEWED.value)
@@ -38,6 +45,8 @@ ActivityRow = tuple[str, str, int, int]
 SkillRow = tuple[str, str, int]
 # (student_id, skill_id, occurred_at, event_id, score): one answer of a skill's latest ones
 RecentRow = tuple[str, str, int, str, float]
+# (student_id, skill_id, occurred_at, event_id, error_type): one of its latest failed attempts
+FailureRow = tuple[str, str, int, str, str]
 
 
 @dataclass
@@ -50,6 +59,7 @@ class BatchRows:
     activity: list[ActivityRow] = field(default_factory=list)
     skills: list[SkillRow] = field(default_factory=list)
     recent: list[RecentRow] = field(default_factory=list)
+    failures: list[FailureRow] = field(default_factory=list)
 
 
 @lru_cache(maxsize=4096)
@@ -83,12 +93,27 @@ def batch_rows(events: Iterable[Event]) -> BatchRows:
         rows.skills.extend((student, skill, at) for skill, at in b.skills.items())
         for skill, window in b.recent.items():
             rows.recent.extend((student, skill, *answer_row(a)) for a in window)
+        for skill, failed in b.failures.items():
+            rows.failures.extend((student, skill, *failure_row(f)) for f in failed)
     return rows
 
 
 def answer_row(answer: Answer) -> tuple[int, str, float]:
     """(occurred_at, event_id, score) of a window's answer, as every backend stores it."""
     return answer.occurred_at, answer.event_id, answer.score
+
+
+def failure_row(failure: Failure) -> tuple[int, str, str]:
+    """(occurred_at, event_id, error_type) of a failed attempt, as every backend stores it."""
+    return failure.occurred_at, failure.event_id, failure.error_type
+
+
+def failures_from_rows(found: Iterable[Sequence[Any]]) -> dict[str, Failures]:
+    """Each skill's failed attempts from rows (skill, occurred_at, event_id, error_type)."""
+    failures: dict[str, list[Failure]] = {}
+    for skill, at, event_id, error in found:
+        failures.setdefault(intern(skill), []).append(Failure(int(at), event_id, error))
+    return {skill: latest(marks, RECENT_FAILURES) for skill, marks in failures.items()}
 
 
 def windows_from_rows(recent: Iterable[Sequence[Any]]) -> dict[str, Window]:
@@ -125,10 +150,13 @@ def aggregates_from_rows(
     completions: Iterable[tuple[str, str, int]],
     skills: Iterable[tuple[str, int]],
     recent: Iterable[Sequence[Any]] = (),
+    *,
+    failures: Iterable[Sequence[Any]] = (),
 ) -> StudentAggregates:
     """A student's aggregates from rows (date, first_at), (date, component, skill, n,
     moments...), (skill, exercise, first_at), (skill, first_at) and the windows' answers
-    (skill, occurred_at, event_id, score).
+    (skill, occurred_at, event_id, score) and failed attempts (skill, occurred_at, event_id,
+    error_type).
 
     Skill and exercise ids recur in every cached snapshot: each is kept once (interned), not
     once per row read.
@@ -146,4 +174,5 @@ def aggregates_from_rows(
         {day_number(d): int(at) for d, at in activity},
         {intern(skill): int(at) for skill, at in skills},
         recent=windows_from_rows(recent),
+        failures=failures_from_rows(failures),
     )
