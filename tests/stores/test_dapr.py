@@ -18,6 +18,7 @@ import yaml
 
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import parse_event
+from mastery_engine.core.recent import RECENT_FAILURES
 from mastery_engine.settings import Settings
 from mastery_engine.stores import open_store
 from mastery_engine.stores.base import Sidecar
@@ -30,6 +31,11 @@ from tests.stores.test_contract import ev
 
 STATE = "/v1.0/state/statestore"
 PREFIX = "p:"
+# A failed attempt that names an error type: it lands in the `failures` window.
+FAILED = {
+    "type": "exercise.attempted",
+    "data": {"exercise_id": "e", "passed": False, "error_type": "syntax"},
+}
 
 
 class Clock:
@@ -175,16 +181,19 @@ def test_reserved_keys_unknown_stores_token_and_health(http: httpx.Client) -> No
 async def test_keys_follow_the_pattern_and_ids_are_escaped(
     store: DaprStore, sidecar: DaprSidecar
 ) -> None:
-    await store.apply("school-a", [ev("a", "2026-03-10T10:00:00Z")], NOW)
+    answer, failed = ev("a", "2026-03-10T10:00:00Z"), ev("f", "2026-03-10T10:05:00Z", **FAILED)
+    await store.apply("school-a", [answer, failed], NOW)
     student = "p:school-a:student:s-1"
     assert sidecar.keys(PREFIX) == sorted(
         [
             "p:tenants",
             "p:school-a:students",
             "p:school-a:event:a",
+            "p:school-a:event:f",
             f"{student}:activity",
             f"{student}:skills",
             f"{student}:recent",
+            f"{student}:failures",
             f"{student}:events:2026-03-10",
             f"{student}:mastery:2026-03-10:quiz",
         ]
@@ -192,8 +201,10 @@ async def test_keys_follow_the_pattern_and_ids_are_escaped(
     bucket = sidecar.entry(f"{student}:mastery:2026-03-10:quiz")
     assert bucket is not None and bucket.value["basics"][0] == 1  # n
     recent = sidecar.entry(f"{student}:recent")
-    assert recent is not None
-    assert recent.value == {"basics": [[ev("a", "2026-03-10T10:00:00Z").occurred_at, "a", 0.5]]}
+    assert recent is not None and recent.value == {"basics": [[answer.occurred_at, "a", 0.5]]}
+    failures = sidecar.entry(f"{student}:failures")
+    assert failures is not None
+    assert failures.value == {"basics": [[failed.occurred_at, "f", "syntax"]]}
     await store.apply("a:b", [ev("x%y:z", student="s:1%")], NOW)
     assert "p:a%3Ab:student:s%3A1%25:activity" in sidecar.keys(PREFIX)
     assert "p:a%3Ab:event:x%25y%3Az" in sidecar.keys(PREFIX)
@@ -205,7 +216,9 @@ async def test_delete_student_leaves_no_key_of_the_student(
     store: DaprStore, sidecar: DaprSidecar
 ) -> None:
     done = {"type": "exercise.completed", "data": {"exercise_id": "e"}}
-    await store.apply("t", [ev("a"), ev("b", student="s-2"), ev("c", **done)], NOW)
+    batch = [ev("a"), ev("b", student="s-2"), ev("c", **done), ev("d", **FAILED)]
+    await store.apply("t", batch, NOW)
+    assert sidecar.entry("p:t:student:s-1:failures") is not None
     before = set(sidecar.keys(PREFIX))
     removed = await store.delete_student("t", "s-1")
     after = set(sidecar.keys(PREFIX))
@@ -220,11 +233,13 @@ async def test_delete_student_leaves_no_key_of_the_student(
 async def test_windows_come_in_the_bulk_read_of_the_other_documents(
     store: DaprStore, sidecar: DaprSidecar
 ) -> None:
-    await store.apply("t", [ev("a"), ev("b", "2026-03-11T10:00:00Z")], NOW)
+    batch = [ev("a"), ev("b", "2026-03-11T10:00:00Z"), ev("f", "2026-03-11T11:00:00Z", **FAILED)]
+    await store.apply("t", batch, NOW)
     requests: list[tuple[str, str]] = []
     sidecar.on_request = lambda method, path: requests.append((method, path))
     got = await store.read("t", "s-1", NOW, cache=False)
     assert got is not None and [a.event_id for a in got.recent["basics"]] == ["a", "b"]
+    assert [f.event_id for f in got.failures["basics"]] == ["f"]
     # The activity document, then one bulk read of the others (windows included).
     assert [(m, unquote(path.split("?")[0].rsplit("/", 1)[-1])) for m, path in requests] == [
         ("GET", "p:t:student:s-1:activity"),
@@ -235,16 +250,19 @@ async def test_windows_come_in_the_bulk_read_of_the_other_documents(
 async def test_students_stored_before_windows_existed_start_with_empty_ones(
     store: DaprStore, sidecar: DaprSidecar
 ) -> None:
-    await store.apply("t", [ev("a")], NOW)
-    # The data of a student written before the `recent` document was kept.
-    sidecar.drop_prefix("p:t:student:s-1:recent")
-    assert sidecar.entry("p:t:student:s-1:recent") is None
+    await store.apply("t", [ev("a"), ev("f", **FAILED)], NOW)
+    # The data of a student written before the window documents were kept.
+    for window in ("recent", "failures"):
+        sidecar.drop_prefix(f"p:t:student:s-1:{window}")
+        assert sidecar.entry(f"p:t:student:s-1:{window}") is None
     before = await store.read("t", "s-1", NOW, cache=False)
-    assert before is not None and dict(before.recent) == {}
+    assert before is not None and (dict(before.recent), dict(before.failures)) == ({}, {})
     assert sum(m.n for m in before.scores[("basics", "quiz")].values()) == 1
-    await store.apply("t", [ev("b", "2026-03-10T11:00:00Z")], NOW)
+    later = [ev("b", "2026-03-10T11:00:00Z"), ev("g", "2026-03-10T11:00:00Z", **FAILED)]
+    await store.apply("t", later, NOW)
     after = await store.read("t", "s-1", NOW)
     assert after is not None and [a.event_id for a in after.recent["basics"]] == ["b"]
+    assert [f.event_id for f in after.failures["basics"]] == ["g"]
 
 
 async def test_raw_event_records_carry_the_retention_ttl(
@@ -274,15 +292,17 @@ async def test_purge_removes_raw_records_and_index_entries(
     store: DaprStore, sidecar: DaprSidecar
 ) -> None:
     day = 86_400_000_000
-    await store.apply("t", [ev("old", "2026-03-01T10:00:00Z")], NOW - 100 * day)
+    old = [ev("old", "2026-03-01T10:00:00Z"), ev("old-f", "2026-03-01T10:00:00Z", **FAILED)]
+    await store.apply("t", old, NOW - 100 * day)
     await store.apply("t", [ev("new", "2026-03-01T11:00:00Z")], NOW)
-    assert await store.purge(NOW - 90 * day) == 1
-    assert "p:t:event:old" not in sidecar.keys(PREFIX)
+    assert await store.purge(NOW - 90 * day) == 2
+    assert {"p:t:event:old", "p:t:event:old-f"}.isdisjoint(sidecar.keys(PREFIX))
     index = sidecar.entry("p:t:student:s-1:events:2026-03-01")
     assert index is not None and list(index.value) == ["new"]
     # Windows are aggregates, not raw events: purging leaves them whole.
     got = await store.read("t", "s-1", NOW)
     assert got is not None and [a.event_id for a in got.recent["basics"]] == ["old", "new"]
+    assert [f.event_id for f in got.failures["basics"]] == ["old-f"]
 
 
 async def test_a_reader_s_cache_follows_another_writer(sidecar: DaprSidecar) -> None:
@@ -308,22 +328,21 @@ async def test_a_reader_s_cache_follows_another_writer(sidecar: DaprSidecar) -> 
         await writer.close()
 
 
+def racing_event(i: int) -> dict[str, Any]:
+    """Quiz answers and failed attempts in turn, so both windows fill past their length."""
+    at, student = f"2026-03-{1 + i % 9:02d}T10:{i % 60:02d}:00Z", f"s-{i % 3}"
+    if i % 2:
+        data = {"exercise_id": "e", "passed": False, "error_type": f"k{i % 4}"}
+        return event(f"e{i}", "exercise.attempted", at, student=student, **data)
+    return event(f"e{i}", "quiz.graded", at, student=student, quiz_id="q", score=(i % 10) / 10)
+
+
 async def test_two_concurrent_appliers_race_and_both_end_correct(
     sidecar: DaprSidecar,
 ) -> None:
     one, two = [await DaprStore.open(url_of(sidecar), 90) for _ in range(2)]
     reference = await open_store("memory://")
-    bodies = [
-        event(
-            f"e{i}",
-            "quiz.graded",
-            f"2026-03-{1 + i % 9:02d}T10:{i % 60:02d}:00Z",
-            student=f"s-{i % 3}",
-            quiz_id="q",
-            score=(i % 10) / 10,
-        )
-        for i in range(120)
-    ]
+    bodies = [racing_event(i) for i in range(120)]
     events = [parse_event(b, NOW) for b in bodies]
     try:
         fresh = 0
@@ -346,6 +365,8 @@ async def test_two_concurrent_appliers_race_and_both_end_correct(
                     assert got.scores[key][d].s == pytest.approx(m.s, rel=1e-12, abs=1e-15)
             assert got.active == want.active
             assert dict(got.recent) == dict(want.recent)
+            assert dict(got.failures) == dict(want.failures)
+            assert len(got.failures["basics"]) == RECENT_FAILURES
     finally:
         await one.close()
         await two.close()

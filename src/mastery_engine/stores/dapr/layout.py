@@ -16,6 +16,8 @@ Keys put the tenant first and mirror the seed pattern
     {prefix}{t}:student:{s}:completions                   {skill: {exercise: first_at}}
     {prefix}{t}:student:{s}:recent                        {skill: [[occurred_at, event id,
                                                                     score], ...]}
+    {prefix}{t}:student:{s}:failures                      {skill: [[occurred_at, event id,
+                                                                    error_type], ...]}
     {prefix}{t}:student:{s}:mastery:{date}:{component}    {skill: [n, w0..w7, s0..s7]}
     {prefix}{t}:student:{s}:events:{date}                 {event id: [ingested_at, occurred_at,
                                                                       type]}
@@ -26,24 +28,55 @@ Ids are percent-encoded inside keys, so a `:` or `%` in an id can never make ano
 Dapr's reserved separator `||` cannot appear. The raw event record is keyed by tenant and id:
 it is created only if missing, which makes the store itself enforce one event per id.
 
-`recent` holds each skill's latest quiz answers, oldest first (`core.recent`). Students whose
-data was written before it existed have no such document: their windows start empty and fill
-with the answers that arrive from then on (the day buckets already count the older ones).
+`recent` holds each skill's latest quiz answers and `failures` its latest failed attempts that
+name an error type, oldest first (`core.recent`). Students whose data was written before a
+window existed have no such document: their windows start empty and fill with what arrives
+from then on (the day buckets already count the older events).
 """
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic
 from urllib.parse import quote
 
 from mastery_engine.core.aggregates import SCORE_COMPONENTS, StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of
-from mastery_engine.core.recent import Answer, Window, merged
+from mastery_engine.core.recent import (
+    RECENT_ANSWERS,
+    RECENT_FAILURES,
+    Answer,
+    Failure,
+    M,
+    merged,
+)
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import CONFIG
 
 Days = Mapping[str, Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Kept(Generic[M]):
+    """A window document: its name, its length, and how an entry becomes a mark and back."""
+
+    name: str
+    k: int
+    mark: Callable[..., M]
+    row: Callable[[M], Sequence[Any]]
+
+
+def _answer(at: int, event_id: str, score: float) -> Answer:
+    return Answer(int(at), event_id, float(score))
+
+
+def _failure(at: int, event_id: str, error_type: str) -> Failure:
+    return Failure(int(at), event_id, error_type)
+
+
+ANSWERS = Kept("recent", RECENT_ANSWERS, _answer, rows.answer_row)
+FAILURES = Kept("failures", RECENT_FAILURES, _failure, rows.failure_row)
 
 
 def part(text: str) -> str:
@@ -93,10 +126,10 @@ class Keys:
         return self.student(tenant, student, "events", date)
 
     def profile(self, tenant: str, student: str) -> list[str]:
-        """The student's activity, skills, completions and recent answers documents."""
+        """The student's activity, skills, completions and window documents (activity first)."""
         return [
             self.student(tenant, student, name)
-            for name in ("activity", "skills", "completions", "recent")
+            for name in ("activity", "skills", "completions", ANSWERS.name, FAILURES.name)
         ]
 
     def buckets(self, tenant: str, student: str, days: Days) -> list[str]:
@@ -164,7 +197,8 @@ def merge(
         if component not in listed:
             listed.append(component)
     _keep_first(docs, keys, tenant, batch)
-    _keep_latest(docs, keys, tenant, batch)
+    _keep_latest(docs, keys, tenant, ANSWERS, batch.recent)
+    _keep_latest(docs, keys, tenant, FAILURES, batch.failures)
     for e in new:
         index = docs.get(keys.events_on(tenant, e.student_id, rows.iso(day_of(e.occurred_at))), {})
         index[e.id] = [ingested_at, e.occurred_at, e.type.value]
@@ -182,18 +216,17 @@ def _keep_first(docs: Documents, keys: Keys, tenant: str, batch: rows.BatchRows)
         skills[skill] = min(skills.get(skill, first_at), first_at)
 
 
-def _keep_latest(docs: Documents, keys: Keys, tenant: str, batch: rows.BatchRows) -> None:
-    answers: dict[tuple[str, str], list[Answer]] = {}
-    for student, skill, at, event_id, score in batch.recent:
-        answers.setdefault((student, skill), []).append(Answer(at, event_id, score))
-    for (student, skill), more in answers.items():
-        windows = docs.get(keys.student(tenant, student, "recent"), {})
-        window = merged(_window(windows.get(skill, [])), more)
-        windows[skill] = [list(rows.answer_row(a)) for a in window]
-
-
-def _window(stored: Sequence[Sequence[Any]]) -> Window:
-    return tuple(Answer(int(at), event_id, float(score)) for at, event_id, score in stored)
+def _keep_latest(
+    docs: Documents, keys: Keys, tenant: str, kept: Kept[M], found: Iterable[Sequence[Any]]
+) -> None:
+    """Merge a batch's rows into each student x skill window of one window document."""
+    marks: dict[tuple[str, str], list[M]] = {}
+    for student, skill, *entry in found:
+        marks.setdefault((student, skill), []).append(kept.mark(*entry))
+    for (student, skill), more in marks.items():
+        windows = docs.get(keys.student(tenant, student, kept.name), {})
+        window = tuple(kept.mark(*entry) for entry in windows.get(skill, []))
+        windows[skill] = [list(kept.row(m)) for m in merged(window, more, kept.k)]
 
 
 def _list_new(docs: Documents, key: str, names: Iterable[str]) -> None:
@@ -228,11 +261,16 @@ def snapshot(
     ]
     done = stored.get(keys.student(tenant, student, "completions"), {})
     skills = stored.get(keys.student(tenant, student, "skills"), {})
-    windows = stored.get(keys.student(tenant, student, "recent"), {})
     return rows.aggregates_from_rows(
         [(date, entry[0]) for date, entry in days.items()],
         scores,
         [(skill, exercise, at) for skill, by in done.items() for exercise, at in by.items()],
         list(skills.items()),
-        [(skill, *answer) for skill, answers in windows.items() for answer in answers],
+        _entries(stored, keys.student(tenant, student, ANSWERS.name)),
+        failures=_entries(stored, keys.student(tenant, student, FAILURES.name)),
     )
+
+
+def _entries(stored: Mapping[str, Any], key: str) -> list[Sequence[Any]]:
+    """A window document as rows (skill, *entry); a missing one is an empty window."""
+    return [(skill, *entry) for skill, entries in stored.get(key, {}).items() for entry in entries]
