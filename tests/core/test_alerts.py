@@ -31,7 +31,7 @@ def run(
 ) -> list[Alert]:
     events = parsed(raw)
     aggregates = fold(contribution(e) for e in events)
-    return alerts(aggregates, events, series or {}, parse_rfc3339(as_of, "as_of"), thresholds)
+    return alerts(aggregates, series or {}, parse_rfc3339(as_of, "as_of"), thresholds)
 
 
 def kinds(found: list[Alert]) -> list[tuple[AlertKind, str | None]]:
@@ -230,8 +230,11 @@ def test_tenant_thresholds_change_what_fires() -> None:
     [
         ([], "alerts", "must be a JSON object"),
         ({"inactive": 7}, "inactive", "unknown alert thresholds ['inactive']; allowed:"),
-        ({"repeated_error_count": 0}, "repeated_error_count", "whole number from 1 to 366"),
-        ({"low_quiz_last": 2.5}, "low_quiz_last", "whole number from 1 to 366, got 2.5"),
+        ({"repeated_error_count": 0}, "repeated_error_count", "whole number from 1 to 10"),
+        # The windows keep 10 failed attempts and 5 answers per skill: no more can be counted.
+        ({"repeated_error_count": 11}, "repeated_error_count", "from 1 to 10, got 11"),
+        ({"low_quiz_last": 2.5}, "low_quiz_last", "whole number from 1 to 5, got 2.5"),
+        ({"low_quiz_last": 6}, "low_quiz_last", "whole number from 1 to 5, got 6"),
         ({"inactive_days": True}, "inactive_days", "got True"),
         ({"falling_days": 400}, "falling_days", "whole number from 1 to 366"),
         ({"repeated_error_hours": 0}, "repeated_error_hours", "hours in (0, 8784]"),

@@ -5,9 +5,15 @@ Each rule, with the default `AlertThresholds` (a tenant can change every number)
 - ``repeated_error``: among a skill's failed attempts in the last 7 days (the inactivity
   span), i.e. in (as_of - 7 days, as_of], the same `error_type` at least 3 times within
   24 hours (both ends included); one alert per (skill, error type), `since` the first
-  failure of its busiest window.
-- ``low_quiz_scores``: the mean of a skill's last 3 quiz scores (kept raw events, latest by
-  time then id) is below 0.5. Fewer than 3 kept scores: no alert.
+  failure of its busiest window. The attempts are the skill's window of its latest 10
+  failed attempts that name an error type (`recent.RECENT_FAILURES`), so the count is at
+  most 10.
+- ``low_quiz_scores``: the mean of a skill's last 3 quiz scores (its window of latest
+  answers, latest by time then id; `recent.RECENT_ANSWERS` are kept) is below 0.5. Fewer
+  than 3 scores: no alert.
+
+Both read bounded windows, not raw events: they cost the same whatever a student's history,
+and the thresholds they count to are capped by the windows' sizes.
 - ``inactive``: the student's last active UTC day (from the aggregates, which outlive raw
   events) is 7 or more days before `as_of`'s day.
 - ``falling_mastery``: a skill's end-of-day mastery is lower than 14 days earlier by 0.05
@@ -25,9 +31,9 @@ from typing import Any
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import InvalidConfig
-from mastery_engine.core.events import Event, EventType
 from mastery_engine.core.history import HistoryPoint
 from mastery_engine.core.instants import US_PER_DAY, US_PER_SECOND, day_of, day_to_date
+from mastery_engine.core.recent import RECENT_ANSWERS, RECENT_FAILURES, Failures, Window, up_to
 
 _NOISE = 1e-9  # mastery values are float sums: a drop of exactly the threshold may come out short
 
@@ -44,6 +50,8 @@ class AlertKind(StrEnum):
 KIND_ORDER = tuple(AlertKind)
 _COUNTS = ("repeated_error_count", "low_quiz_last", "inactive_days", "falling_days")
 _MAX_COUNT = 366
+# What a window can count to: no more failures or scores are kept per skill.
+_MAX_OF = {"repeated_error_count": RECENT_FAILURES, "low_quiz_last": RECENT_ANSWERS}
 _FRACTIONS = ("low_quiz_below", "falling_drop")
 
 
@@ -61,15 +69,10 @@ class AlertThresholds:
 
     def __post_init__(self) -> None:
         for name in _COUNTS:
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or not 1 <= value <= _MAX_COUNT
-            ):
+            value, most = getattr(self, name), _MAX_OF.get(name, _MAX_COUNT)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
                 raise InvalidConfig(
-                    f"{name} must be a whole number from 1 to {_MAX_COUNT}, got {value!r}",
-                    field=name,
+                    f"{name} must be a whole number from 1 to {most}, got {value!r}", field=name
                 )
         hours = self.repeated_error_hours
         if not _number(hours) or not 0 < hours <= 24 * 366:
@@ -135,23 +138,20 @@ def _busiest(times: list[int], span: int) -> tuple[int, int]:
     return best, first
 
 
-def repeated_errors(events: Sequence[Event], as_of: int, t: AlertThresholds) -> list[Alert]:
+def repeated_errors(
+    failures: Mapping[str, Failures], as_of: int, t: AlertThresholds
+) -> list[Alert]:
     """Skills where one error type recurred `repeated_error_count` times within the window."""
     span = round(t.repeated_error_hours * 3600 * US_PER_SECOND)
     recent = as_of - t.inactive_days * US_PER_DAY
-    failures: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for e in events:
-        if (
-            e.type is EventType.EXERCISE_ATTEMPTED
-            and e.skill_id
-            and recent < e.occurred_at <= as_of
-        ):
-            error = e.data.get("error_type")
-            if not e.data.get("passed") and isinstance(error, str):
-                failures[e.skill_id, error].append(e.occurred_at)
+    times: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for skill, window in failures.items():
+        for f in window:
+            if recent < f.occurred_at <= as_of:
+                times[skill, f.error_type].append(f.occurred_at)
     found = []
-    for (skill, error), times in sorted(failures.items()):
-        count, first = _busiest(sorted(times), span)
+    for (skill, error), at in sorted(times.items()):
+        count, first = _busiest(sorted(at), span)
         if count >= t.repeated_error_count:
             message = f"{error} {count} times within {t.repeated_error_hours:g} h on {skill}"
             detail = {"error_type": error, "count": count, "hours": t.repeated_error_hours}
@@ -159,21 +159,29 @@ def repeated_errors(events: Sequence[Event], as_of: int, t: AlertThresholds) -> 
     return found
 
 
-def low_quiz_scores(events: Sequence[Event], as_of: int, t: AlertThresholds) -> list[Alert]:
+def low_quiz_scores(recent: Mapping[str, Window], as_of: int, t: AlertThresholds) -> list[Alert]:
     """Skills whose last `low_quiz_last` quiz scores average below `low_quiz_below`."""
-    quizzes: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
-    for e in events:
-        if e.type is EventType.QUIZ_GRADED and e.skill_id and e.occurred_at <= as_of:
-            quizzes[e.skill_id].append((e.occurred_at, e.id, float(e.data["score"])))
     found = []
-    for skill, scored in sorted(quizzes.items()):
-        last = sorted(scored)[-t.low_quiz_last :]
-        mean = math.fsum(score for _, _, score in last) / len(last)
-        if len(last) == t.low_quiz_last and mean < t.low_quiz_below:
+    for skill, window in sorted(recent.items()):
+        last = up_to(window, as_of)[-t.low_quiz_last :]
+        if len(last) < t.low_quiz_last:
+            continue
+        mean = math.fsum(a.score for a in last) / len(last)
+        if mean < t.low_quiz_below:
             message = f"last {len(last)} quiz scores on {skill} average {mean:.2f}"
-            detail = {"scores": [score for _, _, score in last], "mean": mean}
-            found.append(Alert(AlertKind.LOW_QUIZ_SCORES, skill, message, last[0][0], detail))
+            detail = {"scores": [a.score for a in last], "mean": mean}
+            found.append(
+                Alert(AlertKind.LOW_QUIZ_SCORES, skill, message, last[0].occurred_at, detail)
+            )
     return found
+
+
+def event_alerts(aggregates: StudentAggregates, as_of: int, t: AlertThresholds) -> list[Alert]:
+    """The alerts events make fire (repeated errors, low quiz scores), from the windows."""
+    return [
+        *repeated_errors(aggregates.failures, as_of, t),
+        *low_quiz_scores(aggregates.recent, as_of, t),
+    ]
 
 
 def inactivity(aggregates: StudentAggregates, as_of: int, t: AlertThresholds) -> list[Alert]:
@@ -215,7 +223,6 @@ def falling_mastery(
 
 def alerts(
     aggregates: StudentAggregates,
-    events: Sequence[Event],
     series: Mapping[str, Sequence[HistoryPoint]],
     as_of: int,
     thresholds: AlertThresholds | None = None,
@@ -223,8 +230,7 @@ def alerts(
     """Every struggle alert of one student at `as_of`, sorted by kind then skill."""
     t = thresholds or AlertThresholds()
     found = [
-        *repeated_errors(events, as_of, t),
-        *low_quiz_scores(events, as_of, t),
+        *event_alerts(aggregates, as_of, t),
         *inactivity(aggregates, as_of, t),
         *falling_mastery(series, t),
     ]

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mastery_engine.core.aggregates import StudentAggregates
-from mastery_engine.core.alerts import Alert, alerts, low_quiz_scores, repeated_errors
-from mastery_engine.core.events import Event, EventType
+from mastery_engine.core.alerts import Alert, AlertThresholds, alerts, event_alerts
+from mastery_engine.core.events import EventType
 from mastery_engine.core.explain import Prediction, predict
 from mastery_engine.core.forecast import Forecast, forecast
 from mastery_engine.core.formula import SkillMastery, evaluate_student
@@ -21,6 +21,7 @@ from mastery_engine.core.recommend import Recommendation, recommend
 from mastery_engine.core.rules import Rules
 from mastery_engine.service.mastery import MasteryService
 from mastery_engine.service.models import TenantModels
+from mastery_engine.service.outcomes import TrackedIngest
 
 SERIES_DAYS = 28  # daily history behind forecasts and the falling-mastery alert
 # Most steps one recommendations call returns (HTTP `limit`, MCP `recommend_next`).
@@ -101,10 +102,8 @@ class Guidance:
     async def alerts(self, tenant: str, student_id: str, as_of: int | None) -> list[Alert]:
         """Struggle alerts: repeated errors, low quiz scores, inactivity, falling mastery."""
         student = await self._student(tenant, student_id, as_of)
-        kept = await self.service.store.events_of(tenant, student_id)
-        events = [stored.event for stored in kept if stored.event.occurred_at <= student.at]
         series = self._series(student)
-        return alerts(student.aggregates, events, series, student.at, student.rules.alerts)
+        return alerts(student.aggregates, series, student.at, student.rules.alerts)
 
     async def outlook(
         self, tenant: str, student_id: str, as_of: int | None
@@ -123,35 +122,34 @@ class Guidance:
             for s in student.skills
         ]
 
-    async def struggles(self, tenant: str, applied: Sequence[Event]) -> list[tuple[str, Alert]]:
+    async def struggles(self, tenant: str, tracked: TrackedIngest) -> list[tuple[str, Alert]]:
         """(student, alert) for each struggle alert that a batch's applied events made fire.
 
-        Evaluated at the student's latest new event, before and after the batch, on the raw
-        events still kept: only repeated errors and low quiz scores are event-driven.
+        Evaluated at the student's latest new event, on the student's windows of latest
+        answers and failed attempts before and after the batch (no raw event is read): only
+        repeated errors and low quiz scores are event-driven.
         """
-        fresh: dict[str, set[str]] = {}
-        for event in applied:
+        latest: dict[str, int] = {}
+        for event in tracked.applied:
             failed = event.type is EventType.EXERCISE_ATTEMPTED and event.data["passed"] is False
             if event.type is EventType.QUIZ_GRADED or failed:
-                fresh.setdefault(event.student_id, set()).add(event.id)
-        rules = await self.service.rules(tenant)
+                latest[event.student_id] = max(latest.get(event.student_id, 0), event.occurred_at)
+        thresholds = (await self.service.rules(tenant)).alerts
         fired = []
-        for student_id, ids in sorted(fresh.items()):
-            kept = [
-                stored.event for stored in await self.service.store.events_of(tenant, student_id)
-            ]
-            at = max((e.occurred_at for e in kept if e.id in ids), default=None)
-            if at is None:
+        for student_id, at in sorted(latest.items()):
+            after = tracked.after.get(student_id)
+            if after is None:
                 continue
-            before = _event_alerts([e for e in kept if e.id not in ids], at, rules)
-            for key, alert in _event_alerts(kept, at, rules).items():
+            before = _keyed(tracked.before.get(student_id), at, thresholds)
+            for key, alert in _keyed(after, at, thresholds).items():
                 if key not in before:
                     fired.append((student_id, alert))
         return fired
 
 
-def _event_alerts(
-    events: Sequence[Event], at: int, rules: Rules
+def _keyed(
+    aggregates: StudentAggregates | None, at: int, thresholds: AlertThresholds
 ) -> dict[tuple[str, str | None], Alert]:
-    found = [*repeated_errors(events, at, rules.alerts), *low_quiz_scores(events, at, rules.alerts)]
-    return {(a.kind.value, a.skill_id): a for a in found}
+    if aggregates is None:
+        return {}
+    return {(a.kind.value, a.skill_id): a for a in event_alerts(aggregates, at, thresholds)}

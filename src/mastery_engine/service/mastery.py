@@ -96,7 +96,8 @@ class MasteryService:
         """The mastery of the (student, skill) pairs a batch names, now."""
         at = self.clock()
         named = by_student(skill_named(raw) for raw in items)
-        return Baseline(at, await self._skills_at(tenant, named, at))
+        students = await self._students_at(tenant, list(named), at)
+        return Baseline(at, await self._evaluated(tenant, named, students, at), students)
 
     async def ingest_tracked(
         self,
@@ -111,7 +112,8 @@ class MasteryService:
 
         Only the (student, skill) pairs the batch's events name are evaluated, before and
         after: a skill-less activity event moves consistency a little for every skill, and
-        that drift (like the drift of time itself) is not announced.
+        that drift (like the drift of time itself) is not announced. The "after" read costs
+        a version check: the store moved its cached snapshots on with the batch.
 
         After an `interrupted` attempt of the same batch (the store stopped answering; it may
         have applied the batch all the same), the batch's duplicates count as its own,
@@ -123,27 +125,39 @@ class MasteryService:
         report = await self.ingest(tenant, items)
         own = {Status.ACCEPTED, Status.DUPLICATE} if interrupted else {Status.ACCEPTED}
         applied = tuple(r.event for r in report.results if r.status in own and r.event)
-        fresh = [(e.student_id, e.skill_id) for e in applied if e.skill_id is not None]
-        after = await self._skills_at(tenant, by_student(fresh), baseline.at)
+        fresh = by_student((e.student_id, e.skill_id) for e in applied if e.skill_id is not None)
+        after = await self._students_at(tenant, list(fresh), baseline.at)
+        evaluated = await self._evaluated(tenant, fresh, after, baseline.at)
         moves: list[MasteryChange] = []
-        for student, skills in sorted(after.items()):
+        for student, skills in sorted(evaluated.items()):
             moves += changes(student, baseline.skills[student], skills, baseline.at, threshold)
-        return TrackedIngest(report, tuple(moves), applied)
+        before = {s: baseline.students.get(s) for s in after}
+        return TrackedIngest(report, tuple(moves), applied, before, after)
 
-    async def _skills_at(
-        self, tenant: str, wanted: dict[str, list[str]], at: int
+    async def _students_at(
+        self, tenant: str, students: list[str], at: int
+    ) -> dict[str, StudentAggregates | None]:
+        """Each student's aggregates at `at` (one batch read)."""
+        found = await self.store.read_many(tenant, students, at)
+        return dict(zip(students, found, strict=True))
+
+    async def _evaluated(
+        self,
+        tenant: str,
+        wanted: dict[str, list[str]],
+        students: dict[str, StudentAggregates | None],
+        at: int,
     ) -> dict[str, list[SkillMastery]]:
-        """The named skills of each student at `at` (one batch read)."""
+        """The named skills of each student at `at`."""
         rules = await self.rules(tenant)
-        found = await self.store.read_many(tenant, list(wanted), at)
         return {
             student: [
                 evaluate(aggregates, skill, at, rules.curriculum, rules.config)
                 for skill in wanted[student]
             ]
-            if aggregates is not None
+            if (aggregates := students[student]) is not None
             else []
-            for student, aggregates in zip(wanted, found, strict=True)
+            for student in wanted
         }
 
     async def aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:

@@ -1,9 +1,11 @@
 """What the use cases answer: per-event outcomes of an ingest, the moves it caused, a
 student's mastery at an instant."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.changes import MasteryChange
 from mastery_engine.core.events import Event
 from mastery_engine.core.formula import SkillMastery
@@ -52,14 +54,19 @@ class TrackedIngest:
     report: IngestReport
     changes: tuple[MasteryChange, ...]
     applied: tuple[Event, ...] = ()
+    # The aggregates of the students the batch named, before it and after it.
+    before: Mapping[str, StudentAggregates | None] = field(default_factory=dict)
+    after: Mapping[str, StudentAggregates | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Baseline:
-    """The mastery of the skills a batch names, read before it is applied, and the instant."""
+    """The mastery of the skills a batch names, read before it is applied, the students'
+    aggregates they come from, and the instant."""
 
     at: int
     skills: dict[str, list[SkillMastery]]
+    students: dict[str, StudentAggregates | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

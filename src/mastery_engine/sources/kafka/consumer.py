@@ -199,7 +199,7 @@ class KafkaSource:
         if self.guidance is None or self.publisher.out_topic is None:
             return
         try:
-            fired = await self.guidance.struggles(tenant, tracked.applied)
+            fired = await self.guidance.struggles(tenant, tracked)
         except StoreUnavailable as exc:
             log.warning("struggle alerts of a batch not announced: %s", exc.message)
             return
