@@ -249,3 +249,12 @@ def test_invalid_thresholds_say_what_is_wrong(document: object, field: str, word
         AlertThresholds.from_json(document)
     assert caught.value.field == field
     assert words in caught.value.message
+
+
+def test_a_stored_configuration_with_larger_counts_still_loads_at_the_windows_sizes() -> None:
+    old = {"repeated_error_count": 40, "low_quiz_last": 12, "inactive_days": 30}
+    loaded = AlertThresholds.from_json(old, stored=True)
+    assert (loaded.repeated_error_count, loaded.low_quiz_last) == (10, 5)
+    assert loaded.inactive_days == 30
+    with pytest.raises(InvalidConfig):
+        AlertThresholds.from_json(old)  # a new document is refused, saying the limits

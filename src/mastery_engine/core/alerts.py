@@ -86,8 +86,12 @@ class AlertThresholds:
                 raise InvalidConfig(f"{name} must be a number in (0, 1], got {value!r}", field=name)
 
     @classmethod
-    def from_json(cls, document: object) -> "AlertThresholds":
-        """Thresholds from a JSON object; absent keys keep their defaults, unknown keys fail."""
+    def from_json(cls, document: object, *, stored: bool = False) -> "AlertThresholds":
+        """Thresholds from a JSON object; absent keys keep their defaults, unknown keys fail.
+
+        A `stored` document was saved when counts up to 366 were allowed: a count above what
+        its window keeps is read as that window's size, so an older tenant keeps working.
+        """
         if not isinstance(document, Mapping):
             raise InvalidConfig("alert thresholds must be a JSON object", field="alerts")
         allowed = [f.name for f in fields(cls)]
@@ -104,7 +108,9 @@ class AlertThresholds:
         for name in _COUNTS:  # JSON does not tell 3.0 from 3 (nor does JSON Schema)
             value = values.get(name)
             if isinstance(value, float) and value.is_integer() and 1 <= value <= _MAX_COUNT:
-                values[name] = int(value)
+                values[name] = value = int(value)
+            if stored and isinstance(value, int) and name in _MAX_OF:
+                values[name] = min(value, _MAX_OF[name])
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:

@@ -46,7 +46,8 @@ def rules_from(document: object, defaults: Rules, *, stored: bool = False) -> Ru
     """Validate a configuration document over the defaults; `InvalidConfig` says what is wrong.
 
     A `stored` document was validated when it was saved: keys of a curriculum skill that later
-    versions refuse are passed over, so an older tenant keeps working.
+    versions refuse are passed over, and alert counts above what the windows keep are read
+    as the windows' sizes, so an older tenant keeps working.
     """
     if not isinstance(document, Mapping):
         raise InvalidConfig("the configuration must be a JSON object")
@@ -75,7 +76,7 @@ def rules_from(document: object, defaults: Rules, *, stored: bool = False) -> Ru
         )
     alerts = defaults.alerts
     if "alerts" in document:
-        alerts = AlertThresholds.from_json(document["alerts"])
+        alerts = AlertThresholds.from_json(document["alerts"], stored=stored)
     return Rules(curriculum, formula, retention, alerts, defaults.records.overridden(document))
 
 
