@@ -24,6 +24,7 @@ from fsrs import Card, Rating, Scheduler
 
 import report
 from mastery_engine.core.memory_model import MemoryParams, MemoryState, retrievability, review
+from mastery_engine.service.forgetting import coordinate_search
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anki" / "review_logs.csv"
 EPS = 1e-6
@@ -133,22 +134,10 @@ def score(predict: Predictor, cards: Sequence[Sequence[Review]]) -> tuple[float,
 
 
 def fit(cards: Sequence[Sequence[Review]], rounds: int) -> MemoryParams:
-    """Coordinate search on log-loss: each weight scaled up or down while it helps."""
-    w = list(MemoryParams().w)
-    best = score(per_review(MemoryParams(tuple(w))), cards)[0]
-    step = 0.5
-    for _ in range(rounds):
-        for i in range(len(w)):
-            for factor in (1.0 + step, 1.0 / (1.0 + step)):
-                trial = w.copy()
-                trial[i] = w[i] * factor if w[i] > 0 else 0.01
-                if i == 20:
-                    trial[i] = min(0.8, max(0.1, trial[i]))
-                loss = score(per_review(MemoryParams(tuple(trial))), cards)[0]
-                if loss < best:
-                    best, w = loss, trial
-        step /= 2.0
-    return MemoryParams(tuple(w))
+    """What `fit --tenant` does with a tenant's reviews (`service.forgetting`), on cards."""
+    return coordinate_search(
+        [[(days(at), rating) for at, rating in r] for r in cards], rounds=rounds
+    )
 
 
 def main() -> None:
