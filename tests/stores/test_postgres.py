@@ -49,6 +49,7 @@ async def test_migrations_are_recorded_and_applied_once(schema: str) -> None:
                 "0002_config_and_audit.sql",
                 "0003_documents.sql",
                 "0004_recent_answers.sql",
+                "0005_recent_failures.sql",
             ]
     finally:
         for opened in stores:
@@ -78,15 +79,20 @@ async def test_delete_student_leaves_no_row_of_the_student(
     store: PostgresStore, schema: str
 ) -> None:
     done = {"type": "exercise.completed", "data": {"exercise_id": "e"}}
-    await store.apply("t", [ev("a"), ev("b", student="s-2"), ev("c", **done)], NOW)
+    failed = {"exercise_id": "e", "passed": False, "error_type": "syntax"}
+    tried = {"type": "exercise.attempted", "data": failed}
+    await store.apply(
+        "t", [ev("a"), ev("b", student="s-2"), ev("c", **done), ev("d", **tried)], NOW
+    )
     before = postgres_rows(schema)
+    assert before["recent_answers"] == 2 and before["recent_failures"] == 1
     removed = await store.delete_student("t", "s-1")
     after = postgres_rows(schema)
     assert removed == sum(before.values()) - sum(after.values())
     with psycopg.connect(POSTGRES_URL) as db:
         for table in (
             *("events", "scores", "completions", "activity", "skills", "versions"),
-            "recent_answers",
+            *("recent_answers", "recent_failures"),
         ):
             left = db.execute(
                 f'SELECT count(*) FROM "{schema}".{table} WHERE student_id = %s', ("s-1",)

@@ -15,15 +15,16 @@ from psycopg.types.json import Jsonb
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
-from mastery_engine.core.recent import RECENT_ANSWERS
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import CONFIG, Change, Document, StoredEvent
+from mastery_engine.stores.postgres import windows
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 from mastery_engine.stores.snapshots import Moved
 
 Connection = AsyncConnection[tuple[Any, ...]]
 STUDENT_TABLES = (
-    "events", "scores", "completions", "activity", "skills", "versions", "recent_answers"
+    "events", "scores", "completions", "activity", "skills", "versions",
+    *(window.table for window in windows.WINDOWS),
 )  # fmt: skip
 MOMENTS_SQL = ", ".join(MOMENT_COLUMNS)
 UPSERT_SCORES = (
@@ -60,20 +61,6 @@ INSERT_EVENTS = (
     "INSERT INTO events SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[],"
     " %s::bigint[], %s::bigint[], %s::text[]) ON CONFLICT (tenant, id) DO NOTHING RETURNING id"
 )
-INSERT_ANSWERS = (
-    "INSERT INTO recent_answers SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::bigint[],"
-    " %s::text[], %s::float8[]) ON CONFLICT DO NOTHING"
-)
-# The answers of each touched window beyond its K latest, found by a short backward scan of
-# the primary key per window (student, skill), then deleted by row address: this plan does
-# not depend on the table's statistics, which lag behind a fast-growing table.
-TRIM_ANSWERS = f"""
-DELETE FROM recent_answers WHERE ctid = ANY(ARRAY(
-    SELECT old.ctid FROM unnest(%s::text[], %s::text[]) AS w(student_id, skill_id)
-    CROSS JOIN LATERAL (
-        SELECT ctid FROM recent_answers
-        WHERE tenant = %s AND student_id = w.student_id AND skill_id = w.skill_id
-        ORDER BY occurred_at DESC, event_id DESC OFFSET {RECENT_ANSWERS}) AS old))"""
 WHERE_STUDENT = " WHERE tenant = %s AND student_id = %s"
 # Two-key advisory locks live apart from the one-key lock that migrations take.
 LOCK_DOCUMENT = "SELECT pg_advisory_xact_lock(hashtext('mastery:documents'), hashtext(%s))"
@@ -152,19 +139,10 @@ async def _upsert(db: Connection, tenant: str, batch: rows.BatchRows) -> Moved[i
         assert number is not None
         await db.execute(UPSERT_VERSIONS, (tenant, number[0], students))
         moved = {s: (was.get(s), int(number[0])) for s in students}
-    if batch.recent:
-        # After the versions upsert: its row locks order the batches that touch a student, so
-        # each cut sees every answer committed before it.
-        await _keep_answers(db, tenant, batch.recent)
+    # After the versions upsert: its row locks order the batches that touch a student, so
+    # each cut sees every mark committed before it.
+    await windows.keep(db, tenant, batch)
     return moved
-
-
-async def _keep_answers(db: Connection, tenant: str, recent: list[rows.RecentRow]) -> None:
-    """Add the batch's answers to their windows, then cut each touched window to K."""
-    answers = [list(column) for column in zip(*sorted(recent), strict=True)]
-    windows = [list(column) for column in zip(*sorted({r[:2] for r in recent}), strict=True)]
-    await db.execute(INSERT_ANSWERS, (tenant, *answers))
-    await db.execute(TRIM_ANSWERS, (*windows, tenant))
 
 
 async def version(db: Connection, tenant: str, student: str) -> int | None:
@@ -186,6 +164,8 @@ SNAPSHOT = " UNION ALL ".join(
         "SELECT 4, skill_id, NULL, NULL, first_at, NULL FROM skills" + WHERE_STUDENT,
         "SELECT 5, skill_id, event_id, NULL, occurred_at, ARRAY[score] FROM recent_answers"
         + WHERE_STUDENT,
+        "SELECT 6, skill_id, event_id, error_type, occurred_at, NULL FROM recent_failures"
+        + WHERE_STUDENT,
     ]
 )
 
@@ -194,9 +174,9 @@ async def snapshot(
     db: Connection, tenant: str, student: str
 ) -> tuple[int, StudentAggregates] | None:
     """Every aggregate of a student with its version, in one statement."""
-    cursor = await db.execute(SNAPSHOT, (tenant, student) * 6)
+    cursor = await db.execute(SNAPSHOT, (tenant, student) * 7)
     found: int | None = None
-    parts: tuple[list[Any], ...] = ([], [], [], [], [])
+    parts: tuple[list[Any], ...] = ([], [], [], [], [], [])
     for kind, a, b, c, number, moments in await cursor.fetchall():
         if kind == 0:
             found = int(number)
@@ -206,11 +186,13 @@ async def snapshot(
             parts[1].append((a, b, c, number, *moments))
         elif kind == 5:
             parts[4].append((a, number, b, moments[0]))
+        elif kind == 6:
+            parts[5].append((a, number, b, c))
         else:
             parts[kind - 1].append((a, b, number) if kind == 3 else (a, number))
     if found is None:
         return None
-    return found, rows.aggregates_from_rows(*parts)
+    return found, rows.aggregates_from_rows(*parts[:5], failures=parts[5])
 
 
 async def tail(db: Connection, tenant: str, student: str, as_of: int) -> tuple[Event, ...]:

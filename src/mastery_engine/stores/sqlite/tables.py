@@ -4,7 +4,8 @@ Rows mirror the key pattern `{tenant}:student:{student_id}:mastery:{date}:{compo
 `scores` is keyed (tenant, student_id, date, component, skill_id). `versions` holds the
 number of the last batch that touched each student, so a cached snapshot is checked with one
 lookup. `documents` holds a tenant's named JSON documents (class rosters, summaries).
-`recent_answers` holds each skill's window of latest quiz answers (see `core.recent`).
+`recent_answers` and `recent_failures` hold each skill's windows of latest marks (see
+`windows`).
 """
 
 import json
@@ -13,15 +14,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from mastery_engine.core.aggregates import StudentAggregates
-from mastery_engine.core.events import Event, EventType
+from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
-from mastery_engine.core.recent import RECENT_ANSWERS
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import CONFIG, Change, Document, StoredEvent
 from mastery_engine.stores.rows import MOMENT_COLUMNS, SCORE_TYPES
 from mastery_engine.stores.snapshots import Moved
+from mastery_engine.stores.sqlite import windows
 
-SCHEMA_VERSION = 5  # 4: documents, 5: recent_answers
+SCHEMA_VERSION = 6  # 4: documents, 5: recent_answers, 6: recent_failures
 MOMENT_DDL = ", ".join(f"{c} REAL NOT NULL" for c in MOMENT_COLUMNS)
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -57,24 +58,9 @@ CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant, seq);
 CREATE TABLE IF NOT EXISTS documents (
     tenant TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS recent_answers (
-    tenant TEXT NOT NULL, student_id TEXT NOT NULL, skill_id TEXT NOT NULL,
-    occurred_at INTEGER NOT NULL, event_id TEXT NOT NULL, score REAL NOT NULL,
-    PRIMARY KEY (tenant, student_id, skill_id, occurred_at, event_id)) WITHOUT ROWID;
 """
 # Schema 1 had no `versions`: existing students start at 0, below every batch number.
 MIGRATE_TO_2 = "INSERT OR IGNORE INTO versions SELECT DISTINCT tenant, student_id, 0 FROM activity"
-# Schema 4 kept no windows: each one is filled from the quiz answers still among the raw events
-# (purged ones are gone; the windows feed sums with half-lives of minutes to hours).
-MIGRATE_TO_5 = f"""
-INSERT OR IGNORE INTO recent_answers
-SELECT tenant, student_id, skill_id, occurred_at, id, score FROM (
-    SELECT tenant, student_id, json_extract(body, '$.skill_id') AS skill_id, occurred_at, id,
-        CAST(json_extract(body, '$.data.score') AS REAL) AS score,
-        row_number() OVER (PARTITION BY tenant, student_id, json_extract(body, '$.skill_id')
-            ORDER BY occurred_at DESC, id DESC) AS rank
-    FROM events WHERE type = '{EventType.QUIZ_GRADED.value}')
-WHERE skill_id IS NOT NULL AND rank <= {RECENT_ANSWERS}"""
 UPSERT_SCORES = (
     f"INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, {', '.join('?' * len(MOMENT_COLUMNS))})"
     " ON CONFLICT DO UPDATE SET n = n + excluded.n, "
@@ -98,17 +84,9 @@ UPSERT_SKILLS = (
 UPSERT_VERSIONS = (
     "INSERT INTO versions VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET version = excluded.version"
 )
-INSERT_ANSWERS = "INSERT OR IGNORE INTO recent_answers VALUES (?, ?, ?, ?, ?, ?)"
-# The answers of a touched window older than its K-th latest; the primary key's order makes
-# both the K-th's lookup and the range deleted short index scans.
-TRIM_ANSWERS = f"""
-DELETE FROM recent_answers WHERE tenant = ?1 AND student_id = ?2 AND skill_id = ?3
-AND (occurred_at, event_id) < (
-    SELECT occurred_at, event_id FROM recent_answers
-    WHERE tenant = ?1 AND student_id = ?2 AND skill_id = ?3
-    ORDER BY occurred_at DESC, event_id DESC LIMIT 1 OFFSET {RECENT_ANSWERS - 1})"""
 STUDENT_TABLES = (
-    "events", "scores", "completions", "activity", "skills", "versions", "recent_answers"
+    "events", "scores", "completions", "activity", "skills", "versions",
+    *(window.table for window in windows.WINDOWS),
 )  # fmt: skip
 
 
@@ -128,13 +106,14 @@ def create(db: sqlite3.Connection) -> None:
     """Create the tables, migrating an older file in place (new tables are simply created)."""
     with transaction(db):
         found = db.execute("PRAGMA user_version").fetchone()[0]
-        for statement in SCHEMA.split(";"):
+        for statement in (SCHEMA + windows.SCHEMA).split(";"):
             if statement.strip():
                 db.execute(statement)
         if found < 2:
             db.execute(MIGRATE_TO_2)
-        if found < 5:
-            db.execute(MIGRATE_TO_5)
+        for window in windows.WINDOWS:
+            if found < window.since:
+                db.execute(window.backfill)
         if found < SCHEMA_VERSION:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -188,8 +167,7 @@ def _upsert(db: sqlite3.Connection, tenant: str, batch: rows.BatchRows) -> int:
     db.executemany(UPSERT_COMPLETIONS, [(tenant, *r) for r in batch.completions])
     db.executemany(UPSERT_ACTIVITY, [(tenant, *r) for r in batch.activity])
     db.executemany(UPSERT_SKILLS, [(tenant, *r) for r in batch.skills])
-    db.executemany(INSERT_ANSWERS, [(tenant, *r) for r in batch.recent])
-    db.executemany(TRIM_ANSWERS, [(tenant, *pair) for pair in {r[:2] for r in batch.recent}])
+    windows.keep(db, tenant, batch)
     if not batch.students:
         return 0
     number = int(db.execute("INSERT INTO batches DEFAULT VALUES").lastrowid or 0)
@@ -272,10 +250,10 @@ def snapshot(
             f"SELECT skill_id, exercise_id, first_at FROM completions {where}", key
         ).fetchall()
         skills = db.execute(f"SELECT skill_id, first_at FROM skills {where}", key).fetchall()
-        recent = db.execute(
-            f"SELECT skill_id, occurred_at, event_id, score FROM recent_answers {where}", key
-        ).fetchall()
-    return found, rows.aggregates_from_rows(activity, score_rows, done, skills, recent)
+        recent, failures = windows.read(db, tenant, student)
+    return found, rows.aggregates_from_rows(
+        activity, score_rows, done, skills, recent, failures=failures
+    )
 
 
 def tail(db: sqlite3.Connection, tenant: str, student: str, as_of: int) -> tuple[Event, ...]:
