@@ -4,8 +4,9 @@ server restart."""
 import asyncio
 import random
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,11 +16,11 @@ from mastery_engine.core.aggregates import Component, StudentAggregates, contrib
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event, EventType, parse_event
 from mastery_engine.core.instants import MAX_US, MIN_US
-from mastery_engine.core.recent import RECENT_ANSWERS
+from mastery_engine.core.recent import RECENT_ANSWERS, RECENT_FAILURES
 from mastery_engine.stores import open_store
 from mastery_engine.stores.base import CONFIG
 from mastery_engine.stores.redis.store import RedisStore
-from mastery_engine.stores.redis.windows import window_rows
+from mastery_engine.stores.redis.windows import answer_at, failure_at, window_rows
 from tests.backends import REDIS_URL, drop_redis_prefix, redis_keys, unique
 from tests.conftest import NOW, event
 from tests.redis_server import start_server
@@ -27,9 +28,8 @@ from tests.serving import free_port
 
 RETENTION_DAYS = 90
 DAY_S = 86_400
-FIXED = (
-    "version", "events", "seen", "scored", "completions", "activity", "skills", "days", "recent",
-)  # fmt: skip
+FIXED = ("version", "events", "seen", "scored", "completions", "activity", "skills", "days",
+         "recent", "failures")  # fmt: skip
 RAW = ("events", "seen", "scored")
 
 
@@ -47,7 +47,9 @@ def every_kind(student: str = "s-1") -> list[Event]:
         ),
         event(student + "c", "exercise.completed", at(1), student=student, exercise_id="e:1"),
         event(student + "a", "activity", at(2), student=student, skill=None, kind="read"),
-    ]
+        event(student + "f", "exercise.attempted", at(2), student=student, exercise_id="e",
+              passed=False, error_type="syntax"),
+    ]  # fmt: skip
     return [parse_event(b, NOW) for b in bodies]
 
 
@@ -115,7 +117,7 @@ async def test_ids_are_escaped_so_they_never_collide_or_break_the_hash_tag(
         assert quiz_count(await redis_store.read(tenant, student, NOW)) == 1
         assert await redis_store.students(tenant) == [student]
     tagged = [k for k in names(prefix) if k.startswith("{t%7B1%7D:student:50%25%7Bx%7D}:")]
-    assert len(tagged) == len(FIXED)  # a quiz: no completions key, one score bucket
+    assert len(tagged) == len(FIXED) - 1  # a quiz: no completions nor failures, one bucket
     assert len({key_slot((prefix + k).encode()) for k in tagged}) == 1
 
 
@@ -177,25 +179,38 @@ def answer(event_id: str, at: int, score: float = 0.5, student: str = "s-1") -> 
     return Event(event_id, EventType.QUIZ_GRADED, student, "basics", at, data)
 
 
-async def window_matches_fold(store: RedisStore, answers: list[Event]) -> None:
-    """Apply the answers one by one in a random order: the window must be the fold's."""
-    random.Random(3).shuffle(answers)
-    for one in answers:
+def failed(event_id: str, at: int, error: str = "syntax", student: str = "s-1") -> Event:
+    data = {"exercise_id": "e", "passed": False, "error_type": error}
+    return Event(event_id, EventType.EXERCISE_ATTEMPTED, student, "basics", at, data)
+
+
+async def window_matches_fold(store: RedisStore, events: list[Event]) -> None:
+    """Apply the events one by one in a random order: the windows must be the fold's."""
+    random.Random(3).shuffle(events)
+    for one in events:
         await store.apply("t", [one], NOW)
-    got = await store.read("t", answers[0].student_id, MAX_US)
-    want = fold(contribution(e) for e in answers)
-    assert got is not None and dict(got.recent) == dict(want.recent)
+    got = await store.read("t", events[0].student_id, MAX_US)
+    want = fold(contribution(e) for e in events)
+    assert got is not None
+    assert (dict(got.recent), dict(got.failures)) == (dict(want.recent), dict(want.failures))
+
+
+def stored_marks(prefix: str, key: str) -> list[tuple[object, ...]]:
+    """The rows of a student's window as Redis holds it."""
+    with redis.Redis.from_url(REDIS_URL) as client:
+        stored = client.hgetall(f"{prefix}{{t:student:s-1}}:{key}")
+    flat = [f for pair in stored.items() for f in pair]
+    return window_rows(flat, answer_at if key == "recent" else failure_at)
 
 
 async def test_windows_keep_instants_and_scores_exact_and_order_ids_bytewise(
     redis_store: RedisStore, prefix: str
 ) -> None:
     # Neighbours beyond 2**53 are one double; instants before 1970 are negative.
-    instants = [MIN_US, -1, 0, 2**53, 2**53 + 1, MAX_US - 1, MAX_US]
+    # The cut falls between 2**53 and 2**53 + 1: the same high 32-bit half.
+    instants = [MIN_US, -1, 0, 2**53, 2**53 + 1, 2**53 + 2, 2**53 + 3, MAX_US - 1, MAX_US]
     await window_matches_fold(redis_store, [answer(f"e{at}", at, 1 / 3) for at in instants])
-    with redis.Redis.from_url(REDIS_URL) as client:  # cut when stored, not only when read
-        stored = client.hgetall(f"{prefix}{{t:student:s-1}}:recent")
-    assert len(window_rows([f for pair in stored.items() for f in pair])) == RECENT_ANSWERS
+    assert len(stored_marks(prefix, "recent")) == RECENT_ANSWERS  # cut when stored
     # At one instant: code point order (prefixes first), not a collation's.
     ids = ["Zed", "a b", "ab", "a", "é", "\U0001f600", "ﬀ", "a:b|%"]
     await window_matches_fold(redis_store, [answer(i, 7, 0.1 + 0.2, "s-2") for i in ids])
@@ -215,16 +230,57 @@ async def test_purge_keeps_windows_and_an_answer_sent_again_after_it_counts_once
     assert [a.event_id for a in got.recent["basics"]] == [e.id for e in first]
 
 
-async def test_a_student_stored_before_windows_were_kept_fills_them_from_new_answers(
+async def test_failure_windows_keep_instants_and_error_types_exact_and_order_ids_bytewise(
     redis_store: RedisStore, prefix: str
 ) -> None:
-    await redis_store.apply("t", [answer("before", 1)], NOW)
+    # 12 instants, 10 kept: the cut falls between -2 and -1, the same high 32-bit half.
+    instants = [MIN_US, -2, -1, 0, 5, 2**32 - 1, 2**32, 2**53, 2**53 + 1, MAX_US - 1, MAX_US]
+    errors = ["", "Zed", "a b", "a", "é", "\U0001f600", "ﬀ", "a:b|%", "\x00", "x" * 1024]
+    marks = [failed(f"e{at}", at, errors[i % 10]) for i, at in enumerate([*instants, 7])]
+    await window_matches_fold(redis_store, marks)
+    assert len(stored_marks(prefix, "failures")) == RECENT_FAILURES  # cut when stored
+    # At one instant: ids in code point order (prefixes first), not a collation's.
+    ids = ["Zed", "a b", "ab", "a", "é", "\U0001f600", "ﬀ", "a:b|%", "a\x00", "~", "Z", "b"]
+    attempts = [failed(i, 7, e, "s-2") for i, e in zip(ids, [*errors, "y", "z"], strict=True)]
+    await window_matches_fold(redis_store, attempts)
+
+
+@pytest.mark.parametrize(
+    ("make", "values"),  # more than K: which are cut depends on the order of the third field
+    [
+        (lambda v: answer("e", 5, v), [0.5, 0.25, 1.0, 0.5, -0.5, 0.0, 0.75, 0.125]),
+        (
+            lambda v: failed("e", 5, v),
+            ["b", "", "é", "Z", "b", "ﬀ", "\U0001f600", "a", "a b", "ab", "~", "Zed", "a:b"],
+        ),
+    ],
+)
+async def test_an_event_whose_body_changed_after_purge_is_ordered_as_in_python(
+    redis_store: RedisStore, make: Callable[[Any], Event], values: list[Any]
+) -> None:
+    day = 86_400_000_000
+    for value in values:  # the same event id each time, its record purged in between
+        assert await redis_store.apply("t", [make(value)], NOW - 100 * day) == [True]
+        assert await redis_store.purge(NOW - 90 * day) == 1
+    got = await redis_store.read("t", "s-1", NOW)
+    want = fold(contribution(make(v)) for v in values)
+    assert got is not None
+    assert (dict(got.recent), dict(got.failures)) == (dict(want.recent), dict(want.failures))
+
+
+@pytest.mark.parametrize(("key", "make"), [("recent", answer), ("failures", failed)])
+async def test_a_student_stored_before_windows_were_kept_fills_them_from_new_events(
+    redis_store: RedisStore, prefix: str, key: str, make: Callable[[str, int], Event]
+) -> None:
+    await redis_store.apply("t", [make("before", 1)], NOW)
     with redis.Redis.from_url(REDIS_URL) as client:
-        assert client.delete(f"{prefix}{{t:student:s-1}}:recent") == 1
-    await redis_store.apply("t", [answer("after", 2)], NOW)  # a new version: no stale cache
+        assert client.delete(f"{prefix}{{t:student:s-1}}:{key}") == 1
+    older = await redis_store.read("t", "s-1", NOW)
+    assert older is not None and getattr(older, key) == {}
+    await redis_store.apply("t", [make("after", 2)], NOW)  # a new version: no stale cache
     got = await redis_store.read("t", "s-1", NOW)
     assert got is not None
-    assert [a.event_id for a in got.recent["basics"]] == ["after"]
+    assert [m.event_id for m in getattr(got, key)["basics"]] == ["after"]
 
 
 async def test_snapshot_cache_follows_writes_from_another_client(prefix: str) -> None:

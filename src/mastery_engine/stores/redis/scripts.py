@@ -1,16 +1,15 @@
 """The Redis store's Lua scripts, and how their arguments are built and replies decoded.
 
-Each script runs atomically inside one student's hash slot, and gets the student's nine
-fixed keys, in the order of `FIXED`, as KEYS[1..9]. Score buckets
-(`…:mastery:{date}:{component}`) are found through the `days` set, whose members are the
-`{date}:{component}` suffixes; they share the student's hash tag, so a cluster keeps them on
-the same node as the declared keys.
+Each script runs atomically inside one student's hash slot, and gets the student's ten fixed
+keys, in the order of `FIXED`, as KEYS[1..10]. Score buckets (`…:mastery:{date}:{component}`)
+are found through the `days` set, whose members are the `{date}:{component}` suffixes; they
+share the student's hash tag, so a cluster keeps them on the same node as the declared keys.
 
 Values: a bucket field (per skill) packs n and the moments; `completions` maps
 `{skill}:{exercise}` (both escaped) to the first time, `activity` a date to "first_at count",
 `skills` a skill to its first time; `events` maps an id to its JSON body, `seen` (de-dup) and
 `scored` (quiz and review events only) are sorted sets of ids by ingestion and occurrence time;
-`recent` maps a skill to its window of latest quiz answers (packed as `windows` describes).
+`recent` and `failures` map a skill to its window of latest answers or failed attempts.
 
 Instants are integers sent as decimal text and compared as text (sign, then length, then
 digits), which stays exact beyond 2**53 where Lua's doubles would round; they are negative
@@ -30,14 +29,12 @@ from mastery_engine.core.aggregates import StudentAggregates, contribution
 from mastery_engine.core.events import Event, restore_event
 from mastery_engine.core.instants import parse_rfc3339
 from mastery_engine.core.moments import MOMENTS
-from mastery_engine.core.recent import RECENT_ANSWERS
 from mastery_engine.stores import rows
 from mastery_engine.stores.redis import windows
 
 T = TypeVar("T")
-FIXED = (
-    "version", "events", "seen", "scored", "completions", "activity", "skills", "days", "recent",
-)  # fmt: skip
+FIXED = ("version", "events", "seen", "scored", "completions", "activity", "skills", "days",
+         "recent", "failures")  # fmt: skip
 
 _HELPERS = """
 local function earlier(a, b)
@@ -60,15 +57,15 @@ local function unpacked(packed)
 end
 """
 
-# ARGV: token, TTL in seconds, ingested_at, window size K, bucket count B, the B bucket
-# suffixes (KEYS[10..]), then 8 values per event: id, body, occurred_at, date, skill ('' for
-# none), target (KEYS index of a score's bucket, or a completion's field, or ''), packed
-# moments ('' unless a score), packed answer ('' unless a quiz answer). Returns {the version
-# token the student had before ('' if new or nothing applied), {1 (applied) or 0 (duplicate)
-# per event}}: the caller moves a snapshot cached at that token on to the new one. The TTL
-# on the raw keys is a safety net renewed by each write: a key expires only once every
-# record in it is past retention. `purge` is what removes records one by one; aggregates,
-# windows included, have no TTL.
+# ARGV: token, TTL in seconds, ingested_at, the sizes K of `recent` and `failures`, bucket
+# count B, the B bucket suffixes (KEYS[11..]), then 9 values per event: id, body, occurred_at,
+# date, skill ('' for none), target (KEYS index of a score's bucket, or a completion's field,
+# or ''), packed moments ('' unless a score), packed answer, packed failed attempt ('' for
+# none). Returns {the version token the student had before ('' if new or nothing applied),
+# {1 (applied) or 0 (duplicate) per event}}: the caller moves a snapshot cached at that token
+# on to the new one. The TTL on the raw keys is a safety net renewed by each write: a key
+# expires only once every record in it is past retention. `purge` is what removes records
+# one by one; aggregates, windows included, have no TTL.
 APPLY = (
     _HELPERS
     + windows.LUA
@@ -119,14 +116,14 @@ local function merge_activity(key, pending)
   end
 end
 
-local buckets = tonumber(ARGV[5])
+local buckets = tonumber(ARGV[6])
 local suffixes = {}
-for b = 1, buckets do suffixes[9 + b] = ARGV[5 + b] end
+for b = 1, buckets do suffixes[10 + b] = ARGV[6 + b] end
 local flags, fresh, was = {}, 0, ''
-local sums, done, active, skills, answers = {}, {}, {}, {}, {}
-for i = 6 + buckets, #ARGV, 8 do
+local sums, done, active, skills, answers, failures = {}, {}, {}, {}, {}, {}
+for i = 7 + buckets, #ARGV, 9 do
   local id, at, date, skill = ARGV[i], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local target, moments, answer = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local target, moments = ARGV[i + 5], ARGV[i + 6]
   if redis.call('ZSCORE', KEYS[3], id) then
     flags[#flags + 1] = 0
   else
@@ -142,7 +139,8 @@ for i = 6 + buckets, #ARGV, 8 do
       day[2] = day[2] + 1
     end
     if skill ~= '' then keep_min(skills, skill, at) end
-    if answer ~= '' then add_answer(answers, skill, answer) end
+    add_mark(answers, skill, ARGV[i + 7])
+    add_mark(failures, skill, ARGV[i + 8])
     if moments ~= '' then
       redis.call('ZADD', KEYS[4], at, id)
       add_score(sums, tonumber(target), skill, moments)
@@ -156,7 +154,8 @@ if fresh > 0 then
   merge_min(KEYS[5], done)
   merge_activity(KEYS[6], active)
   merge_min(KEYS[7], skills)
-  merge_windows(KEYS[9], answers, tonumber(ARGV[4]))
+  merge_windows(KEYS[9], answers, tonumber(ARGV[4]), answer_at)
+  merge_windows(KEYS[10], failures, tonumber(ARGV[5]), failure_at)
   was = redis.call('GET', KEYS[1]) or ''
   redis.call('SET', KEYS[1], ARGV[1])
   for k = 2, 4 do redis.call('EXPIRE', KEYS[k], ARGV[2]) end
@@ -167,8 +166,8 @@ return {was, flags}
 
 # ARGV: key base, cached version token, tail start ('(' + as_of), tail end. Returns false for
 # an unknown student; {version, tail} when the cached token still stands; otherwise {version,
-# tail, activity, skills, completions, {suffix, bucket fields, ...}, recent}. The tail is flat
-# (body, occurred_at, ...): only score events are indexed in `scored`.
+# tail, activity, skills, completions, {suffix, bucket fields, ...}, recent, failures}. The
+# tail is flat (body, occurred_at, ...): only score events are indexed in `scored`.
 READ = """
 local version = redis.call('GET', KEYS[1])
 if not version then return false end
@@ -188,7 +187,8 @@ for _, suffix in ipairs(redis.call('SMEMBERS', KEYS[8])) do
   buckets[#buckets + 1] = redis.call('HGETALL', ARGV[1] .. ':mastery:' .. suffix)
 end
 return {version, tail, redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
-        redis.call('HGETALL', KEYS[5]), buckets, redis.call('HGETALL', KEYS[9])}
+        redis.call('HGETALL', KEYS[5]), buckets, redis.call('HGETALL', KEYS[9]),
+        redis.call('HGETALL', KEYS[10])}
 """
 
 # ARGV: key base. Returns the number of keys removed.
@@ -238,9 +238,7 @@ def apply_call(base: str, events: Sequence[Event], token: str, ttl: int, now: in
     for event in events:
         item = contribution(event)
         target: str | int = ""
-        moments = answer = b""
-        if item.answer is not None:
-            answer = windows.packed(item.answer)
+        moments = b""
         if item.score is not None:
             suffix = f"{rows.iso(item.score.day)}:{item.score.component.value}"
             target = buckets.setdefault(suffix, len(FIXED) + len(buckets) + 1)
@@ -251,9 +249,10 @@ def apply_call(base: str, events: Sequence[Event], token: str, ttl: int, now: in
         day = rows.iso(item.activity.day)
         body = rows.event_body(event)
         skill = item.skill_id or ""
-        records += [event.id, body, event.occurred_at, day, skill, target, moments, answer]
+        records += [event.id, body, event.occurred_at, day, skill, target, moments]
+        records += windows.marks(item)
     keys = [f"{base}:{name}" for name in FIXED] + [f"{base}:mastery:{s}" for s in buckets]
-    return [len(keys), *keys, token, ttl, now, RECENT_ANSWERS, len(buckets), *buckets, *records]
+    return [len(keys), *keys, token, ttl, now, *windows.SIZES, len(buckets), *buckets, *records]
 
 
 def pairs(flat: Sequence[T]) -> list[tuple[T, T]]:
@@ -276,7 +275,7 @@ def stored_event(body: bytes) -> Event:
 
 def snapshot_of(reply: Sequence[Any]) -> StudentAggregates:
     """A student's aggregates from the read script's reply."""
-    activity, skills, done, buckets, recent = reply[2:7]
+    activity, skills, done, buckets, recent, failed = reply[2:8]
     scores = []
     for suffix, fields in pairs(buckets):
         date, component = suffix.decode().split(":")
@@ -291,7 +290,8 @@ def snapshot_of(reply: Sequence[Any]) -> StudentAggregates:
         scores,
         completions,
         [(s.decode(), int(at)) for s, at in pairs(skills)],
-        windows.window_rows(recent),
+        windows.window_rows(recent, windows.answer_at),
+        failures=windows.window_rows(failed, windows.failure_at),
     )
 
 
