@@ -53,3 +53,16 @@ def test_missing_days_answer_as_in_a_dict() -> None:
 def test_a_bucket_needs_every_moment() -> None:
     with pytest.raises(ValueError, match="each bucket has 16 moments"):
         DayBuckets([(1, 1, [0.0] * 3)])
+
+
+def test_plus_adds_to_existing_days_and_inserts_new_ones_in_order() -> None:
+    from mastery_engine.core.moments import DayBuckets, Moments
+
+    day = 20_000
+    base = {day: Moments.of(day * 86_400_000_000 + 1, 0.5), day + 3: Moments.of(1, 1.0)}
+    more = {day + 3: Moments.of(5, 0.25), day - 2: Moments.of(7, 0.0), day + 9: Moments.of(9, 1)}
+    got = DayBuckets.of(base).plus(more)
+    want = {d: base.get(d, Moments()) + more.get(d, Moments()) for d in {*base, *more}}
+    assert list(got) == sorted(want)
+    assert dict(got.items()) == want
+    assert dict(DayBuckets.of(base).items()) == base  # the original is untouched

@@ -214,10 +214,9 @@ def extended(base: StudentAggregates, items: Iterable[Contribution]) -> StudentA
     delta = fold(items)
     scores = dict(base.scores)
     for key, days in delta.scores.items():
-        buckets = dict(scores.get(key, {}).items())
-        for day, moments in days.items():
-            buckets[day] = buckets[day] + moments if day in buckets else moments
-        scores[key] = DayBuckets.of(buckets)
+        known = scores.get(key, {})
+        packed = known if isinstance(known, DayBuckets) else DayBuckets.of(known)
+        scores[key] = packed.plus(days)
     completions = dict(base.completions)
     for skill, done in delta.completions.items():
         completions[skill] = _min_merged(completions.get(skill, {}), done)

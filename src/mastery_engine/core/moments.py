@@ -15,7 +15,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
-from operator import itemgetter, mul
+from operator import add, itemgetter, mul
 from struct import Struct
 
 from mastery_engine.core.instants import US_PER_DAY
@@ -126,6 +126,28 @@ class DayBuckets(Mapping[int, Moments]):
     def values(self) -> ValuesView[Moments]:
         """The moments in ascending day order."""
         return _Values(self)
+
+    def plus(self, more: Mapping[int, Moments]) -> "DayBuckets":
+        """A copy with more observations added to their days' buckets (new days inserted)."""
+        merged = DayBuckets()
+        merged._days, merged._counts, merged._sums = (
+            array("q", self._days),
+            array("q", self._counts),
+            array("d", self._sums),
+        )
+        for day, moments in sorted(more.items(), key=itemgetter(0)):
+            i = bisect_left(merged._days, day)
+            added = (*moments.w, *moments.s)
+            if i < len(merged._days) and merged._days[i] == day:
+                at = i * SUMS
+                old = merged._sums[at : at + SUMS]
+                merged._sums[at : at + SUMS] = array("d", map(add, old, added))
+                merged._counts[i] += moments.n
+            else:
+                merged._days.insert(i, day)
+                merged._counts.insert(i, moments.n)
+                merged._sums[i * SUMS : i * SUMS] = array("d", added)
+        return merged
 
     def pairs(self) -> Iterator[tuple[int, Moments]]:
         """(day, moments) by position: no search per day."""

@@ -1,7 +1,7 @@
 """Use cases: ingest events and answer mastery questions, from the core and a Store."""
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mastery_engine.core.aggregates import StudentAggregates
@@ -145,7 +145,7 @@ class MasteryService:
         self,
         tenant: str,
         wanted: dict[str, list[str]],
-        students: dict[str, StudentAggregates | None],
+        students: Mapping[str, StudentAggregates | None],
         at: int,
     ) -> dict[str, list[SkillMastery]]:
         """The named skills of each student at `at`."""
