@@ -35,7 +35,7 @@ from scipy.stats import rankdata
 import report
 from mastery_engine.core.features import FEATURES, V1_FEATURES
 from mastery_engine.service.fitting import L2_SKILL, Design, design_of, fit_weights
-from mastery_engine.service.models import calibration, reliability
+from mastery_engine.service.scoring import calibration, reliability
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "assist2015" / "train_valid.csv"
 CLI = str(Path(sys.executable).with_name("mastery-engine"))

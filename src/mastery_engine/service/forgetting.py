@@ -20,6 +20,7 @@ from mastery_engine.core.memory_model import (
     retrievability,
     review,
 )
+from mastery_engine.service.scoring import metrics
 
 Review = tuple[float, int]  # (days since the epoch, rating)
 VALIDATION_SHARE = 0.2
@@ -27,7 +28,6 @@ MIN_PREDICTIONS = 50  # fewer reviews to fit or judge on than this: no fit
 MAX_SEQUENCES = 20_000  # fitting replays every sequence ~170 times: a fixed sample beyond this
 ROUNDS = 4
 DECAY_BOUNDS = (0.1, 0.8)  # FSRS-6 keeps the curve's exponent in this range
-EPS = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,27 +72,10 @@ def predictions(
 
 def judge(p: Sequence[float], y: Sequence[int]) -> Judged:
     """Log-loss (probabilities clipped to [1e-6, 1 - 1e-6]) and AUC (ties counted half)."""
-    loss = -math.fsum(
-        math.log(min(1 - EPS, max(EPS, q)) if r else 1 - min(1 - EPS, max(EPS, q)))
-        for q, r in zip(p, y, strict=True)
-    )
-    return Judged(loss / max(1, len(y)), _auc(p, y), len(y))
-
-
-def _auc(p: Sequence[float], y: Sequence[int]) -> float:
-    order = sorted(range(len(p)), key=lambda i: p[i])
-    rank_sum, i = 0.0, 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and p[order[j + 1]] == p[order[i]]:
-            j += 1
-        rank_sum += sum((i + j) / 2.0 + 1.0 for k in range(i, j + 1) if y[order[k]])
-        i = j + 1
-    positives = sum(y)
-    negatives = len(y) - positives
-    if not positives or not negatives:
-        return 0.5
-    return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+    if not y:
+        return Judged(0.0, 0.5, 0)
+    found = metrics(list(p), [float(r) for r in y])
+    return Judged(found["log_loss"], found["auc"], len(y))
 
 
 def coordinate_search(
