@@ -33,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Redis and PostgreSQL: the running ones, else started here (and stopped afterwards).
+# Redis, a Redis Cluster, PostgreSQL: the running ones, else started here (and stopped after).
 pytest: $(STAMP)
 	scripts/test-services.sh up
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; scripts/test-services.sh down; exit $$status

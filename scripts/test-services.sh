@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Redis and PostgreSQL for the tests: use the ones listening on 127.0.0.1:6379 / :5432, else
-# start them from Debian's packages on loopback in a temporary directory. `down` stops only
-# what `up` started.
+# Redis, a three-master Redis Cluster and PostgreSQL for the tests: use the ones listening on
+# 127.0.0.1:6379 / :7101-7103 / :5432, else start them from Debian's packages on loopback in a
+# temporary directory. `down` stops only what `up` started.
 set -euo pipefail
 STATE=${MASTERY_TEST_SERVICES_DIR:-/tmp/mastery-test-services}
 REDIS_PORT=${MASTERY_TEST_REDIS_PORT:-6379}
 PG_PORT=${MASTERY_TEST_PG_PORT:-5432}
+# Three masters, space- or comma-separated; each also listens on its port + 10000 (cluster bus).
+CLUSTER_PORTS=$(echo "${MASTERY_TEST_REDIS_CLUSTER_PORTS:-7101 7102 7103}" | tr ',' ' ')
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -30,6 +32,43 @@ redis_up() {
   wait_for $REDIS_PORT Redis
 }
 
+cluster_ok() { redis-cli -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+
+wait_for_cluster() {
+  for _ in $(seq 1 100); do
+    local ok=1
+    for port in $CLUSTER_PORTS; do cluster_ok "$port" || ok=0; done
+    [ $ok = 1 ] && return 0
+    sleep 0.1
+  done
+  echo "the Redis Cluster on 127.0.0.1:{${CLUSTER_PORTS// /,}} did not reach cluster_state:ok" >&2
+  return 1
+}
+
+cluster_up() {
+  local port free=0 nodes=()
+  for port in $CLUSTER_PORTS; do listening "$port" || free=$((free + 1)); done
+  [ $free = 0 ] && { wait_for_cluster; return; }
+  if [ "$free" != "$(wc -w <<<"$CLUSTER_PORTS")" ]; then
+    echo "some of the Redis Cluster ports $CLUSTER_PORTS are taken; free them or set" \
+      "MASTERY_TEST_REDIS_CLUSTER_PORTS" >&2
+    return 1
+  fi
+  command -v redis-server >/dev/null || install redis-server
+  echo "$CLUSTER_PORTS" >"$STATE/cluster.started"  # before starting: `down` cleans up a failed `up`
+  for port in $CLUSTER_PORTS; do
+    rm -rf "$STATE/cluster-$port" && mkdir -p "$STATE/cluster-$port"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+      --cluster-enabled yes --cluster-config-file "$STATE/cluster-$port/nodes.conf" \
+      --cluster-node-timeout 5000 --dir "$STATE/cluster-$port" \
+      --pidfile "$STATE/cluster-$port/redis.pid" --logfile "$STATE/cluster-$port/redis.log"
+    nodes+=("127.0.0.1:$port")
+  done
+  for port in $CLUSTER_PORTS; do wait_for "$port" "Redis Cluster node"; done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null
+  wait_for_cluster
+}
+
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 pg_up() {
@@ -46,7 +85,19 @@ pg_up() {
   "${run[@]}" "$bin/createdb" -h 127.0.0.1 -p $PG_PORT -U postgres test
 }
 
+cluster_down() {
+  local port pid
+  for port in $(cat "$STATE/cluster.started"); do
+    pid=$(cat "$STATE/cluster-$port/redis.pid" 2>/dev/null) || continue
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -rf "$STATE/cluster-$port"
+  done
+  rm -f "$STATE/cluster.started"
+}
+
 down() {
+  [ -f "$STATE/cluster.started" ] && cluster_down
   if [ -f "$STATE/redis.started" ]; then
     kill "$(cat "$STATE/redis.pid")" 2>/dev/null || true
     rm -f "$STATE/redis.started"
@@ -59,7 +110,7 @@ down() {
 }
 
 case "${1:-}" in
-  up) mkdir -p "$STATE"; redis_up; pg_up ;;
+  up) mkdir -p "$STATE"; redis_up; cluster_up; pg_up ;;
   down) down ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac

@@ -14,7 +14,10 @@ class Settings(BaseSettings):
 
     store_url: str = Field(
         "sqlite:///./mastery.db",
-        description="memory://, sqlite:///path, redis://host:port/db, postgresql://..., dapr://store",
+        description=(
+            "memory://, sqlite:///path, redis://host:port/db, redis-cluster://host:port,host:port/,"
+            " postgresql://..., dapr://store"
+        ),
     )
     retention_days: int = Field(90, ge=1, description="Days raw events are kept after ingestion")
     host: str = "127.0.0.1"

@@ -169,6 +169,7 @@ def test_probes_and_docs(client: TestClient) -> None:
         "memory",
         "sqlite",
         "redis",
+        "redis-cluster",
         "postgresql",
         "dapr",
     )

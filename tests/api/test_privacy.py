@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.backends import POSTGRES_URL, REDIS_URL, postgres_rows, redis_keys
+from tests.backends import POSTGRES_URL, REDIS_URLS, postgres_rows, redis_client, redis_keys
 from tests.conftest import event
 
 
@@ -30,11 +30,9 @@ def in_documents(backend: str, url: str, student: str) -> list[str]:
         with psycopg.connect(POSTGRES_URL) as db:
             query = f'SELECT name, body::text FROM "{options["schema"]}".documents'
             found = db.execute(query).fetchall()
-    elif backend == "redis":
-        import redis
-
-        with redis.Redis.from_url(REDIS_URL) as client:
-            keys = [k for k in redis_keys(options["prefix"]) if b":doc:" in k]
+    elif backend in REDIS_URLS:
+        with redis_client(backend) as client:
+            keys = [k for k in redis_keys(options["prefix"], backend) if b":doc:" in k]
             found = [(k.decode(), (client.get(k) or b"").decode()) for k in keys]
     elif backend == "dapr":
         from tests.dapr_sidecar import shared_sidecar
@@ -61,9 +59,10 @@ def rows_and_keys(backend: str, url: str, student: str) -> list[str]:
                     rows = db.execute(f"SELECT * FROM {table} WHERE student_id = ?", (student,))
                     found += [f"{table}: {row}" for row in rows]
             return found
-    if backend == "redis":
-        assert url.startswith(REDIS_URL)
-        return [k.decode() for k in redis_keys(options["prefix"]) if student.encode() in k]
+    if backend in REDIS_URLS:
+        assert url.startswith(REDIS_URLS[backend])
+        keys = redis_keys(options["prefix"], backend)
+        return [k.decode() for k in keys if student.encode() in k]
     if backend == "postgres":
         import psycopg
 

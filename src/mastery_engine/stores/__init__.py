@@ -9,13 +9,22 @@ SCHEMES = (
     "sqlite:///path/to.db",
     "redis://host:port/db",
     "rediss://host:port/db",
+    "redis-cluster://host:port[,host:port…]/",
+    "rediss-cluster://host:port[,host:port…]/",
     "postgresql://user@host:port/db",
     "dapr://statestore",
 )
 
 
 # scheme -> the optional extra its driver comes with
-EXTRAS = {"redis": "redis", "rediss": "redis", "postgresql": "postgres", "postgres": "postgres"}
+EXTRAS = {
+    "redis": "redis",
+    "rediss": "redis",
+    "redis-cluster": "redis",
+    "rediss-cluster": "redis",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+}
 
 
 def require_driver(url: str) -> None:
@@ -54,6 +63,10 @@ async def open_store(
         from mastery_engine.stores.redis.store import RedisStore
 
         return await RedisStore.open(url, retention_days, timeout_s)
+    if scheme in ("redis-cluster", "rediss-cluster"):
+        from mastery_engine.stores.redis.cluster import RedisClusterStore
+
+        return await RedisClusterStore.open(url, retention_days, timeout_s)
     if scheme in ("postgresql", "postgres"):
         from mastery_engine.stores.postgres.store import PostgresStore
 

@@ -4,8 +4,8 @@ A student's keys all carry the hash tag `{tenant:student:student_id}`, so a clus
 student and every per-student script stays atomic on one node. A batch is one round trip: one
 script call per student (de-duplication and every bucket update in the same atomic step),
 sent in one MULTI/EXEC, so on a standalone server the whole batch is atomic. On a cluster the
-calls span slots and go without MULTI: each per-student script stays atomic but the batch
-does not; re-sending it is safe because applying is idempotent.
+calls span slots and go without MULTI (see `cluster`): each per-student script stays atomic but
+the batch does not; re-sending it is safe because applying is idempotent.
 
 De-duplication records live under the student's hash tag (the check must run in the
 student's slot), so an event id reused for a *different* student of the same tenant is not
@@ -14,12 +14,10 @@ detected here; ids are unique per tenant by contract.
 
 import secrets
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 
 from mastery_engine.core.aggregates import StudentAggregates
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
@@ -32,8 +30,11 @@ from mastery_engine.stores.base import (
 )
 from mastery_engine.stores.redis import scripts
 from mastery_engine.stores.redis.options import options_of, where_of
-from mastery_engine.stores.redis.tenant import TenantDocuments
+from mastery_engine.stores.redis.tenant import TenantDocuments, quick_retry
 from mastery_engine.stores.snapshots import Moved, SnapshotCache
+
+if TYPE_CHECKING:
+    from redis.asyncio.cluster import RedisCluster
 
 PURGE_CHUNK = 500
 SECONDS_PER_DAY = 86_400
@@ -43,7 +44,12 @@ class RedisStore(TenantDocuments):
     """Aggregates in Redis hashes, one key per student, day and component."""
 
     def __init__(
-        self, client: Redis, where: str, prefix: str, cache_students: int, retention_days: int
+        self,
+        client: "Redis | RedisCluster",
+        where: str,
+        prefix: str,
+        cache_students: int,
+        retention_days: int,
     ) -> None:
         self.where = where
         self._client = client
@@ -56,23 +62,13 @@ class RedisStore(TenantDocuments):
     async def open(
         cls, url: str, retention_days: int, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> "RedisStore":
-        """Connect to the server a `redis://` or `rediss://` URL names and load the scripts.
+        """Connect to what a `redis://` or `rediss://` URL (a subclass's URL) names; load scripts.
 
         `timeout_s` bounds connecting and each socket read unless the URL sets
         `socket_connect_timeout` / `socket_timeout` itself.
         """
         client_url, prefix, cache_students = options_of(url)
-        where = where_of(client_url)
-        try:
-            client = Redis.from_url(
-                client_url,
-                socket_connect_timeout=timeout_s,
-                socket_timeout=timeout_s,
-                # A few quick retries ride out a reconnect; a dead server answers 503 fast.
-                retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=3),
-            )
-        except (TypeError, ValueError) as exc:
-            raise InvalidConfig(f"Redis store URL is invalid: {exc}") from exc
+        client, where = cls.connect(client_url, timeout_s)
         store = cls(client, where, prefix, cache_students, retention_days)
         try:
             await store._run(store._load_scripts)
@@ -80,6 +76,18 @@ class RedisStore(TenantDocuments):
             await client.aclose()
             raise
         return store
+
+    @staticmethod
+    def connect(url: str, timeout_s: float) -> "tuple[Redis | RedisCluster, str]":
+        """A client of the server a URL without this store's options names, and where it is."""
+        where = where_of(url)
+        try:
+            client = Redis.from_url(
+                url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=quick_retry()
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidConfig(f"Redis store URL is invalid: {exc}") from exc
+        return client, where
 
     def _base(self, tenant: str, student_id: str) -> str:
         tag = f"{scripts.encode(tenant)}:student:{scripts.encode(student_id)}"
@@ -107,12 +115,13 @@ class RedisStore(TenantDocuments):
                 base = self._base(tenant, student)
                 call = scripts.apply_call(base, batch, token, self._ttl, ingested_at)
                 pipe.evalsha(self._sha["apply"], *call)
-            # A NOSCRIPT inside EXEC fails only the scripts; these idempotent index writes still
-            # run, and the whole batch is sent again once the scripts are loaded.
+
+        def index(pipe: Pipeline) -> None:
+            # On a cluster, sent once the scripts have answered: a stored student is listed.
             pipe.zadd(self._tenant_key(tenant, "students"), dict.fromkeys(groups, 0))
             pipe.sadd(f"{self._prefix}tenants", tenant)
 
-        replies = await self._pipeline(build, atomic=True)
+        replies = await self._pipeline(build, index, atomic=True)
         moved: Moved[bytes] = {}
         for (student, indexes), (was, applied) in zip(groups.items(), replies, strict=False):
             for i, one in zip(indexes, applied, strict=True):
@@ -190,11 +199,13 @@ class RedisStore(TenantDocuments):
         keys = self._fixed(tenant, student_id)
         base = self._base(tenant, student_id)
 
-        def build(pipe: Pipeline) -> None:
-            pipe.evalsha(self._sha["delete"], len(keys), *keys, base)
+        def unlist(pipe: Pipeline) -> None:  # on a cluster, before the keys go (see `apply`)
             pipe.zrem(self._tenant_key(tenant, "students"), student_id)
 
-        removed, unlisted = await self._pipeline(build, atomic=True)
+        def build(pipe: Pipeline) -> None:
+            pipe.evalsha(self._sha["delete"], len(keys), *keys, base)
+
+        unlisted, removed = await self._pipeline(unlist, build, atomic=True)
         self._cache.drop((tenant, student_id))
         return int(removed) + int(unlisted)
 
@@ -208,7 +219,13 @@ class RedisStore(TenantDocuments):
 
         bodies, seen = await self._pipeline(build, atomic=True)
         ingested = {event_id: int(at) for event_id, at in seen}
-        kept = [StoredEvent(scripts.stored_event(b), ingested.get(i, 0)) for i, b in bodies.items()]
+        # Without a de-duplication record, an event is being purged (read on a cluster in two
+        # steps; a standalone server reads both at once and never finds one).
+        kept = [
+            StoredEvent(scripts.stored_event(b), ingested[i])
+            for i, b in bodies.items()
+            if i in ingested
+        ]
         return sorted(kept, key=lambda s: (s.event.occurred_at, s.event.id))
 
     async def purge(self, before: int) -> int:
