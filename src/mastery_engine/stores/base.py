@@ -34,7 +34,8 @@ class Store(Protocol):
     """Durable aggregates and de-duplication records, scoped by tenant."""
 
     async def apply(self, tenant: str, events: Sequence[Event], ingested_at: int) -> list[bool]:
-        """Apply a batch atomically; per event, True if applied, False if a duplicate id."""
+        """Apply a batch atomically (on Redis Cluster: atomically per student); per event, True
+        if applied, False if a duplicate id."""
         ...
 
     async def read(
