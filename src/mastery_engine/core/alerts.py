@@ -52,6 +52,13 @@ _COUNTS = ("repeated_error_count", "low_quiz_last", "inactive_days", "falling_da
 _MAX_COUNT = 366
 # What a window can count to: no more failures or scores are kept per skill.
 _MAX_OF = {"repeated_error_count": RECENT_FAILURES, "low_quiz_last": RECENT_ANSWERS}
+
+
+def count_limit(name: str) -> int:
+    """The largest value a whole-number threshold may take."""
+    return _MAX_OF.get(name, _MAX_COUNT)
+
+
 _FRACTIONS = ("low_quiz_below", "falling_drop")
 
 
@@ -69,7 +76,7 @@ class AlertThresholds:
 
     def __post_init__(self) -> None:
         for name in _COUNTS:
-            value, most = getattr(self, name), _MAX_OF.get(name, _MAX_COUNT)
+            value, most = getattr(self, name), count_limit(name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
                 raise InvalidConfig(
                     f"{name} must be a whole number from 1 to {most}, got {value!r}", field=name

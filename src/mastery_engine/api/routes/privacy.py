@@ -16,7 +16,7 @@ from mastery_engine.api.deps import (
 from mastery_engine.api.responses import FastJSON
 from mastery_engine.api.schemas.common import ERROR_RESPONSES, StudentId
 from mastery_engine.api.schemas.privacy import AuditLogOut
-from mastery_engine.core.alerts import AlertThresholds
+from mastery_engine.core.alerts import AlertThresholds, count_limit
 from mastery_engine.core.curriculum import MAX_EXERCISES
 from mastery_engine.core.formula import MIN_HALF_LIFE_DAYS
 from mastery_engine.core.records import Treatment
@@ -92,7 +92,8 @@ SKILLS_SCHEMA: dict[str, Any] = {"type": "array", "minItems": 1, "items": SKILL_
 def _threshold(name: str, default: object) -> dict[str, Any]:
     """The schema of one alert threshold (core.alerts.AlertThresholds checks the same)."""
     if isinstance(default, int):
-        return {"type": "integer", "minimum": 1, "maximum": 366, "description": "Whole number"}
+        top = count_limit(name)
+        return {"type": "integer", "minimum": 1, "maximum": top, "description": "Whole number"}
     top = 24 * 366 if name == "repeated_error_hours" else 1
     return {"type": "number", "exclusiveMinimum": 0, "maximum": top}
 
