@@ -133,7 +133,8 @@ class Guidance:
         for event in tracked.applied:
             failed = event.type is EventType.EXERCISE_ATTEMPTED and event.data["passed"] is False
             if event.type is EventType.QUIZ_GRADED or failed:
-                latest[event.student_id] = max(latest.get(event.student_id, 0), event.occurred_at)
+                known = latest.get(event.student_id, event.occurred_at)  # instants may be < 0
+                latest[event.student_id] = max(known, event.occurred_at)
         thresholds = (await self.service.rules(tenant)).alerts
         fired = []
         for student_id, at in sorted(latest.items()):

@@ -1,7 +1,7 @@
 """Use cases: ingest events and answer mastery questions, from the core and a Store."""
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mastery_engine.core.aggregates import StudentAggregates
@@ -95,9 +95,8 @@ class MasteryService:
     async def baseline(self, tenant: str, items: Sequence[object]) -> Baseline:
         """The mastery of the (student, skill) pairs a batch names, now."""
         at = self.clock()
-        named = by_student(skill_named(raw) for raw in items)
-        students = await self._students_at(tenant, list(named), at)
-        return Baseline(at, await self._evaluated(tenant, named, students, at), students)
+        students, skills = await self._named_at(tenant, by_student(map(skill_named, items)), at)
+        return Baseline(at, skills, students)
 
     async def ingest_tracked(
         self,
@@ -126,38 +125,26 @@ class MasteryService:
         own = {Status.ACCEPTED, Status.DUPLICATE} if interrupted else {Status.ACCEPTED}
         applied = tuple(r.event for r in report.results if r.status in own and r.event)
         fresh = by_student((e.student_id, e.skill_id) for e in applied if e.skill_id is not None)
-        after = await self._students_at(tenant, list(fresh), baseline.at)
-        evaluated = await self._evaluated(tenant, fresh, after, baseline.at)
+        after, evaluated = await self._named_at(tenant, fresh, baseline.at)
         moves: list[MasteryChange] = []
         for student, skills in sorted(evaluated.items()):
             moves += changes(student, baseline.skills[student], skills, baseline.at, threshold)
         before = {s: baseline.students.get(s) for s in after}
         return TrackedIngest(report, tuple(moves), applied, before, after)
 
-    async def _students_at(
-        self, tenant: str, students: list[str], at: int
-    ) -> dict[str, StudentAggregates | None]:
-        """Each student's aggregates at `at` (one batch read)."""
-        found = await self.store.read_many(tenant, students, at)
-        return dict(zip(students, found, strict=True))
-
-    async def _evaluated(
-        self,
-        tenant: str,
-        wanted: dict[str, list[str]],
-        students: Mapping[str, StudentAggregates | None],
-        at: int,
-    ) -> dict[str, list[SkillMastery]]:
-        """The named skills of each student at `at`."""
+    async def _named_at(
+        self, tenant: str, wanted: dict[str, list[str]], at: int
+    ) -> tuple[dict[str, StudentAggregates | None], dict[str, list[SkillMastery]]]:
+        """Each student's aggregates at `at` (one batch read), and its named skills then."""
         rules = await self.rules(tenant)
-        return {
+        found = dict(zip(wanted, await self.store.read_many(tenant, list(wanted), at), strict=True))
+        return found, {
             student: [
-                evaluate(aggregates, skill, at, rules.curriculum, rules.config)
-                for skill in wanted[student]
+                evaluate(aggregates, skill, at, rules.curriculum, rules.config) for skill in skills
             ]
-            if (aggregates := students[student]) is not None
+            if (aggregates := found[student]) is not None
             else []
-            for student in wanted
+            for student, skills in wanted.items()
         }
 
     async def aggregates(self, tenant: str, student_id: str, as_of: int) -> StudentAggregates:
