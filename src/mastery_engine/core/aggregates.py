@@ -80,11 +80,22 @@ class Contribution:
     failure: Failure | None = None  # a failed attempt with an error type, for its window
 
 
+def scored(event: Event) -> bool:
+    """Whether an event adds to a score bucket (a quiz or review event with skill and score)."""
+    return event.type in SCORE_COMPONENTS and event.skill_id is not None and event.score is not None
+
+
+def scored_instants(events: Iterable[Event]) -> list[int]:
+    """When each scored event of these occurred."""
+    return [event.occurred_at for event in events if scored(event)]
+
+
 def contribution(event: Event) -> Contribution:
     """The aggregate changes an event causes (independent of any other event)."""
     activity = ActivityDelta(day_of(event.occurred_at), event.occurred_at)
-    component = SCORE_COMPONENTS.get(event.type)
-    if component is not None and event.skill_id is not None and event.score is not None:
+    if scored(event):
+        component = SCORE_COMPONENTS[event.type]
+        assert event.skill_id is not None and event.score is not None
         moments = Moments.of(event.occurred_at, event.score)
         delta = ScoreDelta(event.skill_id, component, day_of(event.occurred_at), moments)
         answer = None

@@ -16,10 +16,13 @@ slots in a thread with an event loop of its own; this store never asks it for on
 from functools import partial
 from typing import Any, cast
 
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import Pipeline, PubSub
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.exceptions import RedisClusterException
 
 from mastery_engine.core.errors import InvalidConfig
+from mastery_engine.stores.redis.announcements import confirmed
 from mastery_engine.stores.redis.options import cluster_of
 from mastery_engine.stores.redis.store import RedisStore
 from mastery_engine.stores.redis.tenant import Build, quick_retry
@@ -38,6 +41,8 @@ class ScriptPipeline(ClusterPipeline):
 
 class RedisClusterStore(RedisStore):
     """The Redis store on the nodes of a `redis-cluster://` or `rediss-cluster://` URL."""
+
+    sharded = True
 
     @staticmethod
     def connect(url: str, timeout_s: float) -> tuple[RedisCluster, str]:
@@ -59,6 +64,22 @@ class RedisClusterStore(RedisStore):
         # As RedisCluster.pipeline builds its own (the type hints call the class abstract).
         client = cast("RedisCluster", self._client)
         return ScriptPipeline(client, transaction)  # type: ignore[abstract]
+
+    async def _subscribe(self) -> PubSub:
+        """A connection to the node of the announcements' slot, subscribed to that shard
+        channel once the node has confirmed it."""
+        client = cast("RedisCluster", self._client)
+        node = client.get_node_from_key(self._channel)
+        if node is None:
+            raise RedisClusterException(f"no node serves the slot of {self._channel!r}")
+        pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+        pubsub = Redis(connection_pool=pool).pubsub()
+        await pubsub.ssubscribe(self._channel)
+        return await confirmed(pubsub, self.timeout_s)
+
+    def _announce(self, pipe: Pipeline, message: str) -> None:
+        """Queue the announcement on the shard channel (routed to its slot's node)."""
+        pipe.execute_command("SPUBLISH", self._channel, message)
 
     async def _pipeline(self, *stages: Build, atomic: bool) -> list[Any]:
         """Each stage in a plain pipeline of its own, in order (`atomic` cannot span slots)."""

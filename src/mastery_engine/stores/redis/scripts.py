@@ -165,12 +165,15 @@ return {was, flags}
 )
 
 # ARGV: key base, cached version token, tail start ('(' + as_of), tail end. Returns false for
-# an unknown student; {version, tail} when the cached token still stands; otherwise {version,
-# tail, activity, skills, completions, {suffix, bucket fields, ...}, recent, failures}. The
-# tail is flat (body, occurred_at, ...): only score events are indexed in `scored`.
+# an unknown student; {version, tail, latest} when the cached token still stands; otherwise
+# {version, tail, latest, activity, skills, completions, {suffix, bucket fields, ...}, recent,
+# failures}. The tail is flat (body, occurred_at, ...): only score events are indexed in
+# `scored`; `latest` is the latest scored instant ('' for none).
 READ = """
 local version = redis.call('GET', KEYS[1])
 if not version then return false end
+local last = redis.call('ZRANGE', KEYS[4], 0, 0, 'REV', 'WITHSCORES')
+local latest = last[2] or ''
 local tail = {}
 local found = redis.call('ZRANGEBYSCORE', KEYS[4], ARGV[3], ARGV[4], 'WITHSCORES')
 for i = 1, #found, 2 do
@@ -180,13 +183,13 @@ for i = 1, #found, 2 do
     tail[#tail + 1] = found[i + 1]
   end
 end
-if version == ARGV[2] then return {version, tail} end
+if version == ARGV[2] then return {version, tail, latest} end
 local buckets = {}
 for _, suffix in ipairs(redis.call('SMEMBERS', KEYS[8])) do
   buckets[#buckets + 1] = suffix
   buckets[#buckets + 1] = redis.call('HGETALL', ARGV[1] .. ':mastery:' .. suffix)
 end
-return {version, tail, redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
+return {version, tail, latest, redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
         redis.call('HGETALL', KEYS[5]), buckets, redis.call('HGETALL', KEYS[9]),
         redis.call('HGETALL', KEYS[10])}
 """
@@ -267,6 +270,11 @@ def tail_of(flat: Sequence[bytes]) -> tuple[Event, ...]:
     return tuple(rows.restore(body, int(float(at))) for body, at in pairs(flat))
 
 
+def latest_of(reply: Sequence[Any]) -> int | None:
+    """The latest scored instant a read script answered (None: the student has none)."""
+    return int(float(reply[2])) if reply[2] else None
+
+
 def stored_event(body: bytes) -> Event:
     """An event back from its stored body alone: its `occurred_at` is there in RFC 3339."""
     raw = json.loads(body)
@@ -275,7 +283,7 @@ def stored_event(body: bytes) -> Event:
 
 def snapshot_of(reply: Sequence[Any]) -> StudentAggregates:
     """A student's aggregates from the read script's reply."""
-    activity, skills, done, buckets, recent, failed = reply[2:8]
+    activity, skills, done, buckets, recent, failed = reply[3:9]
     scores = []
     for suffix, fields in pairs(buckets):
         date, component = suffix.decode().split(":")

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.asyncio.client import Pipeline, PubSub
 
-from mastery_engine.core.aggregates import StudentAggregates
+from mastery_engine.core.aggregates import StudentAggregates, scored_instants
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
@@ -28,7 +28,9 @@ from mastery_engine.stores.base import (
     DEFAULT_TIMEOUT_S,
     StoredEvent,
 )
+from mastery_engine.stores.freshness import Freshness, Mark
 from mastery_engine.stores.redis import scripts
+from mastery_engine.stores.redis.announcements import CHANNEL, Listener, confirmed, payload
 from mastery_engine.stores.redis.options import options_of, where_of
 from mastery_engine.stores.redis.tenant import TenantDocuments, quick_retry
 from mastery_engine.stores.snapshots import Moved, SnapshotCache
@@ -42,6 +44,9 @@ SECONDS_PER_DAY = 86_400
 
 class RedisStore(TenantDocuments):
     """Aggregates in Redis hashes, one key per student, day and component."""
+
+    sharded = False  # announcements on a plain channel (a cluster's go on a sharded one)
+    timeout_s = DEFAULT_TIMEOUT_S
 
     def __init__(
         self,
@@ -57,6 +62,9 @@ class RedisStore(TenantDocuments):
         self._ttl = (max(retention_days, 0) + 1) * SECONDS_PER_DAY
         self._sha = {name: scripts.sha_of(text) for name, text in scripts.SCRIPTS.items()}
         self._cache: SnapshotCache[bytes] = SnapshotCache(cache_students)
+        self._channel = f"{prefix}{CHANNEL}"
+        self._fresh = Freshness(cache_students)
+        self._listener = Listener(self._subscribe, self._fresh, sharded=self.sharded)
 
     @classmethod
     async def open(
@@ -75,6 +83,8 @@ class RedisStore(TenantDocuments):
         except StoreUnavailable:
             await client.aclose()
             raise
+        store.timeout_s = timeout_s
+        store._listener.start()
         return store
 
     @staticmethod
@@ -120,8 +130,14 @@ class RedisStore(TenantDocuments):
             # On a cluster, sent once the scripts have answered: a stored student is listed.
             pipe.zadd(self._tenant_key(tenant, "students"), dict.fromkeys(groups, 0))
             pipe.sadd(f"{self._prefix}tenants", tenant)
+            self._announce(pipe, payload(tenant, token.encode(), list(groups)))
 
-        replies = await self._pipeline(build, index, atomic=True)
+        keys = [(tenant, student) for student in groups]
+        mark = self._fresh.begin(keys)
+        try:
+            replies = await self._pipeline(build, index, atomic=True)
+        finally:
+            self._fresh.end(keys)
         moved: Moved[bytes] = {}
         for (student, indexes), (was, applied) in zip(groups.items(), replies, strict=False):
             for i, one in zip(indexes, applied, strict=True):
@@ -129,31 +145,60 @@ class RedisStore(TenantDocuments):
             if any(applied):
                 moved[student] = (was or None, token.encode())
         self._cache.advance_batch(tenant, moved, events, flags)
+        for student in moved:
+            if self._cache.version((tenant, student)) == token.encode():
+                applied = (events[i] for i in groups[student] if flags[i])
+                self._fresh.moved((tenant, student), mark, scored_instants(applied))
         return flags
 
     async def read(
         self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
     ) -> StudentAggregates | None:
-        """One script call: the version, `as_of`'s tail, and everything else on a cache miss."""
-        keys, held = self._read_call(tenant, student_id, as_of)
-        sha = self._sha["read"]
-        reply = await self._run(lambda: self._client.evalsha(sha, len(scripts.FIXED), *keys))
-        return self._read_reply((tenant, student_id), reply, held, cache)
+        """`read_many` of one student."""
+        return (await self.read_many(tenant, [student_id], as_of, cache=cache))[0]
 
     async def read_many(
         self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
     ) -> list[StudentAggregates | None]:
-        """Every student's read script in one pipeline: one round trip for them all."""
+        """Students whose cached snapshot is known current (see `freshness`) cost nothing;
+        the others' read scripts go in one pipeline: one round trip for them all."""
+        await self._listener.drain()
+        found: list[StudentAggregates | None] = []
+        asked: list[int] = []
+        for i, student_id in enumerate(student_ids):
+            key = (tenant, student_id)
+            version = self._cache.version(key)
+            held = self._cache.get(key, version)
+            if held is not None and self._fresh.current(key, version, as_of):
+                found.append(held)
+                continue
+            found.append(None)
+            asked.append(i)
+        if asked:
+            answers = await self._ask(tenant, [student_ids[i] for i in asked], as_of, cache)
+            for i, answer in zip(asked, answers, strict=True):
+                found[i] = answer
+        return found
+
+    async def _ask(
+        self, tenant: str, student_ids: Sequence[str], as_of: int, cache: bool
+    ) -> list[StudentAggregates | None]:
+        """The read scripts of these students in one pipeline."""
         calls = [self._read_call(tenant, s, as_of) for s in student_ids]
 
         def build(pipe: Pipeline) -> None:
             for keys, _ in calls:
                 pipe.evalsha(self._sha["read"], len(scripts.FIXED), *keys)
 
-        replies = await self._pipeline(build, atomic=False) if calls else []
+        keys = [(tenant, s) for s in student_ids]
+        mark = self._fresh.begin(keys)
+        try:
+            replies = await self._pipeline(build, atomic=False)
+        finally:
+            self._fresh.end(keys)
         return [
-            self._read_reply((tenant, student_id), reply, held, cache)
-            for student_id, (_, held), reply in zip(student_ids, calls, replies, strict=True)
+            self._read_reply(key, reply, held, cache, mark)
+            for key, (_, held), reply in zip(keys, calls, replies, strict=True)
         ]
 
     def _read_call(
@@ -175,18 +220,35 @@ class RedisStore(TenantDocuments):
         reply: Any,
         held: StudentAggregates | None,
         cache: bool,
+        mark: Mark,
     ) -> StudentAggregates | None:
         """The aggregates a read script answered (None for an unknown student)."""
         if reply is None:
-            self._cache.drop(key)
+            self._forget(key)
             return None
-        # A two-item reply means the cached version still stands: only the tail came back.
-        snapshot = held if len(reply) == 2 else None
+        # A three-item reply means the cached version still stands: only the tail came back.
+        snapshot = held if len(reply) == 3 else None
         if snapshot is None:
             snapshot = scripts.snapshot_of(reply)
-            if cache:
-                self._cache.put(key, reply[0], snapshot)
+            if not cache:
+                return snapshot.with_tail(scripts.tail_of(reply[1]))
+            self._cache.put(key, reply[0], snapshot)
+        self._fresh.validated(key, mark, scripts.latest_of(reply))
         return snapshot.with_tail(scripts.tail_of(reply[1]))
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        self._cache.drop(key)
+        self._fresh.forget(key)
+
+    async def _subscribe(self) -> PubSub:
+        """A connection subscribed to the announcements, once the server has confirmed it."""
+        pubsub = self._client.pubsub()  # type: ignore[union-attr]  # the cluster's own below
+        await pubsub.subscribe(self._channel)
+        return await confirmed(pubsub, self.timeout_s)
+
+    def _announce(self, pipe: Pipeline, message: str) -> None:
+        """Queue the announcement of a write, after the write."""
+        pipe.publish(self._channel, message)
 
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted (byte order of UTF-8 is code point order)."""
@@ -205,8 +267,11 @@ class RedisStore(TenantDocuments):
         def build(pipe: Pipeline) -> None:
             pipe.evalsha(self._sha["delete"], len(keys), *keys, base)
 
-        unlisted, removed = await self._pipeline(unlist, build, atomic=True)
-        self._cache.drop((tenant, student_id))
+        def announce(pipe: Pipeline) -> None:  # once erased (a cluster sends stages in order)
+            self._announce(pipe, payload(tenant, b"", [student_id]))
+
+        unlisted, removed, _ = await self._pipeline(unlist, build, announce, atomic=True)
+        self._forget((tenant, student_id))
         return int(removed) + int(unlisted)
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
@@ -257,5 +322,6 @@ class RedisStore(TenantDocuments):
         await self._run(self._client.ping)
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Stop listening; close the connection pool."""
+        await self._listener.close()
         await self._client.aclose()

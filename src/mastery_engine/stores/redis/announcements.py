@@ -1,0 +1,125 @@
+"""The Redis store's announcements of new student versions, and the listener that reads them.
+
+Every write publishes, in the same transaction as the write (on a cluster: in the stage after
+it, before the write is acknowledged), `[tenant, version, [student, ...]]` on the channel
+`{prefix}mastery:versions` (a sharded channel on a cluster, so it stays on one node). Each
+process subscribes with a connection of its own and, before answering a read from its cached
+snapshots, reads every announcement already delivered: Redis sends it before the write's
+reply, so a read after an acknowledged write sees the write (see `stores.freshness`). On a
+cluster the guarantee holds while the channel's slot stays on its node; a migration drops the
+subscription, which forgets every assurance until the listener subscribes again.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisClusterException, RedisError
+
+from mastery_engine.stores.freshness import Freshness
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "mastery:versions"
+RETRY_S = 1.0  # between attempts to subscribe
+IDLE_DRAIN_S = 0.5  # announcements are read at least this often, reads or not
+
+
+def payload(tenant: str, version: bytes, students: Sequence[str]) -> str:
+    """The announcement that these students of a tenant are now at `version` (b"": erased)."""
+    return json.dumps([tenant, version.decode(), list(students)])
+
+
+async def confirmed(pubsub: PubSub, timeout_s: float) -> PubSub:
+    """`pubsub` once the server confirmed its subscription (it is closed otherwise)."""
+    try:
+        reply = await pubsub.get_message(timeout=timeout_s)
+        kind = reply["type"] if reply else None
+        if kind not in ("subscribe", "ssubscribe", b"subscribe", b"ssubscribe"):
+            raise OSError(f"the server did not confirm the subscription in {timeout_s} s")
+    except BaseException:
+        await pubsub.aclose()
+        raise
+    return pubsub
+
+
+class Listener:
+    """Reads the announcements into a `Freshness`, never waiting for the server."""
+
+    def __init__(
+        self, subscribe: Callable[[], Any], freshness: Freshness, *, sharded: bool
+    ) -> None:
+        self._subscribe = subscribe  # a coroutine: a PubSub subscribed to the channel
+        self._freshness = freshness
+        self._kinds = (b"smessage",) if sharded else (b"message",)
+        self._pubsub: PubSub | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Subscribe in the background, and again whenever the subscription is lost."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._keep_listening())
+
+    async def drain(self) -> None:
+        """Read every announcement delivered so far (nothing to do while not subscribed)."""
+        async with self._lock:
+            if self._pubsub is None:
+                return
+            try:
+                while (message := await self._pubsub.get_message(timeout=0)) is not None:
+                    self._take(message)
+            except (RedisError, RedisClusterException, OSError, ValueError) as exc:
+                await self._lose(f"announcements were lost ({exc}); reads ask the store")
+
+    def _take(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        kind = kind if isinstance(kind, bytes) else kind.encode()
+        if kind in self._kinds:
+            tenant, version, students = json.loads(message["data"])
+            for student in students:
+                self._freshness.heard((tenant, student), version.encode())
+        elif kind in (b"unsubscribe", b"sunsubscribe"):  # a cluster moved the channel's slot
+            raise ValueError("the channel was unsubscribed")
+
+    async def _keep_listening(self) -> None:
+        # Reads stay cheap and the server's output buffer small when nobody reads for a while.
+        while True:
+            if self._pubsub is None:
+                await self._subscribed()
+            await asyncio.sleep(IDLE_DRAIN_S if self._pubsub else RETRY_S)
+            await self.drain()
+
+    async def _subscribed(self) -> None:
+        try:
+            pubsub = await self._subscribe()  # returns once the server confirmed it
+        except (RedisError, RedisClusterException, OSError) as exc:
+            log.warning("cannot listen to the store's announcements (%s); reads ask it", exc)
+            return
+        async with self._lock:
+            self._pubsub = pubsub
+            self._freshness.started()
+
+    async def _lose(self, why: str) -> None:
+        log.warning(why)
+        self._freshness.lost()
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            try:
+                await pubsub.aclose()
+            except (RedisError, OSError):
+                pass
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        async with self._lock:
+            self._freshness.lost()
+            if self._pubsub is not None:
+                await self._pubsub.aclose()
+                self._pubsub = None
