@@ -11,9 +11,10 @@ subscription, which forgets every assurance until the listener subscribes again.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio.client import PubSub
@@ -33,9 +34,10 @@ def payload(tenant: str, version: bytes, students: Sequence[str]) -> str:
     return json.dumps([tenant, version.decode(), list(students)])
 
 
-async def confirmed(pubsub: PubSub, timeout_s: float) -> PubSub:
+async def subscribed(pubsub: PubSub, subscribe: Awaitable[Any], timeout_s: float) -> PubSub:
     """`pubsub` once the server confirmed its subscription (it is closed otherwise)."""
     try:
+        await subscribe
         reply = await pubsub.get_message(timeout=timeout_s)
         kind = reply["type"] if reply else None
         if kind not in ("subscribe", "ssubscribe", b"subscribe", b"ssubscribe"):
@@ -58,6 +60,7 @@ class Listener:
         self._pubsub: PubSub | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
 
     def start(self) -> None:
         """Subscribe in the background, and again whenever the subscription is lost."""
@@ -87,10 +90,11 @@ class Listener:
 
     async def _keep_listening(self) -> None:
         # Reads stay cheap and the server's output buffer small when nobody reads for a while.
-        while True:
+        while not self._closed.is_set():
             if self._pubsub is None:
                 await self._subscribed()
-            await asyncio.sleep(IDLE_DRAIN_S if self._pubsub else RETRY_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), IDLE_DRAIN_S if self._pubsub else RETRY_S)
             await self.drain()
 
     async def _subscribed(self) -> None:
@@ -100,6 +104,9 @@ class Listener:
             log.warning("cannot listen to the store's announcements (%s); reads ask it", exc)
             return
         async with self._lock:
+            if self._closed.is_set():
+                await pubsub.aclose()
+                return
             self._pubsub = pubsub
             self._freshness.started()
 
@@ -115,8 +122,11 @@ class Listener:
 
     async def close(self) -> None:
         """Stop listening."""
+        self._closed.set()  # the client may swallow a cancellation: the loop ends anyway
         if self._task is not None:
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
             self._task = None
         async with self._lock:
             self._freshness.lost()

@@ -22,7 +22,7 @@ from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.exceptions import RedisClusterException
 
 from mastery_engine.core.errors import InvalidConfig
-from mastery_engine.stores.redis.announcements import confirmed
+from mastery_engine.stores.redis.announcements import subscribed
 from mastery_engine.stores.redis.options import cluster_of
 from mastery_engine.stores.redis.store import RedisStore
 from mastery_engine.stores.redis.tenant import Build, quick_retry
@@ -73,9 +73,8 @@ class RedisClusterStore(RedisStore):
         if node is None:
             raise RedisClusterException(f"no node serves the slot of {self._channel!r}")
         pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-        pubsub = Redis(connection_pool=pool).pubsub()
-        await pubsub.ssubscribe(self._channel)
-        return await confirmed(pubsub, self.timeout_s)
+        pubsub = Redis.from_pool(pool).pubsub()
+        return await subscribed(pubsub, pubsub.ssubscribe(self._channel), self.timeout_s)
 
     def _announce(self, pipe: Pipeline, message: str) -> None:
         """Queue the announcement on the shard channel (routed to its slot's node)."""

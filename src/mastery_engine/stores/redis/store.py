@@ -30,7 +30,7 @@ from mastery_engine.stores.base import (
 )
 from mastery_engine.stores.freshness import Freshness, Mark
 from mastery_engine.stores.redis import scripts
-from mastery_engine.stores.redis.announcements import CHANNEL, Listener, confirmed, payload
+from mastery_engine.stores.redis.announcements import CHANNEL, Listener, payload, subscribed
 from mastery_engine.stores.redis.options import options_of, where_of
 from mastery_engine.stores.redis.tenant import TenantDocuments, quick_retry
 from mastery_engine.stores.snapshots import Moved, SnapshotCache
@@ -242,9 +242,8 @@ class RedisStore(TenantDocuments):
 
     async def _subscribe(self) -> PubSub:
         """A connection subscribed to the announcements, once the server has confirmed it."""
-        pubsub = self._client.pubsub()  # type: ignore[union-attr]  # the cluster's own below
-        await pubsub.subscribe(self._channel)
-        return await confirmed(pubsub, self.timeout_s)
+        pubsub = cast("Redis", self._client).pubsub()  # a cluster subscribes its own way
+        return await subscribed(pubsub, pubsub.subscribe(self._channel), self.timeout_s)
 
     def _announce(self, pipe: Pipeline, message: str) -> None:
         """Queue the announcement of a write, after the write."""
