@@ -85,8 +85,14 @@ class Listener:
             tenant, version, students = json.loads(message["data"])
             for student in students:
                 self._freshness.heard((tenant, student), version.encode())
+        elif kind in (b"subscribe", b"ssubscribe"):  # the client reconnected and resubscribed
+            self._freshness.started()
         elif kind in (b"unsubscribe", b"sunsubscribe"):  # a cluster moved the channel's slot
             raise ValueError("the channel was unsubscribed")
+
+    async def _reconnected(self, connection: Any) -> None:
+        # The client reconnects on its own; what was announced in between is lost to us.
+        self._freshness.lost()
 
     async def _keep_listening(self) -> None:
         # Reads stay cheap and the server's output buffer small when nobody reads for a while.
@@ -94,7 +100,9 @@ class Listener:
             if self._pubsub is None:
                 await self._subscribed()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), IDLE_DRAIN_S if self._pubsub else RETRY_S)
+                await asyncio.wait_for(
+                    self._closed.wait(), IDLE_DRAIN_S if self._pubsub else RETRY_S
+                )
             await self.drain()
 
     async def _subscribed(self) -> None:
@@ -109,6 +117,8 @@ class Listener:
                 return
             self._pubsub = pubsub
             self._freshness.started()
+            if pubsub.connection is not None:
+                pubsub.connection.register_connect_callback(self._reconnected)
 
     async def _lose(self, why: str) -> None:
         log.warning(why)
