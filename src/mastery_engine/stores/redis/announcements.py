@@ -43,9 +43,16 @@ async def subscribed(pubsub: PubSub, subscribe: Awaitable[Any], timeout_s: float
         if kind not in ("subscribe", "ssubscribe", b"subscribe", b"ssubscribe"):
             raise OSError(f"the server did not confirm the subscription in {timeout_s} s")
     except BaseException:
-        await pubsub.aclose()
+        await closed(pubsub)
         raise
     return pubsub
+
+
+async def closed(pubsub: PubSub | None) -> None:
+    """Close a subscription's connection, whatever state it is in."""
+    if pubsub is not None:
+        with contextlib.suppress(RedisError, OSError):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 class Listener:
@@ -113,7 +120,7 @@ class Listener:
             return
         async with self._lock:
             if self._closed.is_set():
-                await pubsub.aclose()
+                await closed(pubsub)
                 return
             self._pubsub = pubsub
             self._freshness.started()
@@ -124,11 +131,7 @@ class Listener:
         log.warning(why)
         self._freshness.lost()
         pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            try:
-                await pubsub.aclose()
-            except (RedisError, OSError):
-                pass
+        await closed(pubsub)
 
     async def close(self) -> None:
         """Stop listening."""
@@ -140,6 +143,5 @@ class Listener:
             self._task = None
         async with self._lock:
             self._freshness.lost()
-            if self._pubsub is not None:
-                await self._pubsub.aclose()
-                self._pubsub = None
+            pubsub, self._pubsub = self._pubsub, None
+            await closed(pubsub)

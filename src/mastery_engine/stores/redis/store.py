@@ -5,7 +5,8 @@ student and every per-student script stays atomic on one node. A batch is one ro
 script call per student (de-duplication and every bucket update in the same atomic step),
 sent in one MULTI/EXEC, so on a standalone server the whole batch is atomic. On a cluster the
 calls span slots and go without MULTI (see `cluster`): each per-student script stays atomic but
-the batch does not; re-sending it is safe because applying is idempotent.
+the batch does not; re-sending it is safe because applying is idempotent. Writes announce
+the versions they set, so reads of unchanged students need no round trip (`announcements`).
 
 De-duplication records live under the student's hash tag (the check must run in the
 student's slot), so an event id reused for a *different* student of the same tenant is not
@@ -24,25 +25,22 @@ from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
 from mastery_engine.core.instants import day_of, end_of_day
 from mastery_engine.stores import rows
-from mastery_engine.stores.base import (
-    DEFAULT_TIMEOUT_S,
-    StoredEvent,
-)
+from mastery_engine.stores.base import DEFAULT_TIMEOUT_S
 from mastery_engine.stores.freshness import Freshness, Mark
-from mastery_engine.stores.redis import scripts
+from mastery_engine.stores.redis import replies, scripts
 from mastery_engine.stores.redis.announcements import CHANNEL, Listener, payload, subscribed
 from mastery_engine.stores.redis.options import options_of, where_of
-from mastery_engine.stores.redis.tenant import TenantDocuments, quick_retry
+from mastery_engine.stores.redis.raw import RawEvents
+from mastery_engine.stores.redis.tenant import quick_retry
 from mastery_engine.stores.snapshots import Moved, SnapshotCache
 
 if TYPE_CHECKING:
     from redis.asyncio.cluster import RedisCluster
 
-PURGE_CHUNK = 500
 SECONDS_PER_DAY = 86_400
 
 
-class RedisStore(TenantDocuments):
+class RedisStore(RawEvents):
     """Aggregates in Redis hashes, one key per student, day and component."""
 
     sharded = False  # announcements on a plain channel (a cluster's go on a sharded one)
@@ -138,18 +136,33 @@ class RedisStore(TenantDocuments):
             replies = await self._pipeline(build, index, atomic=True)
         finally:
             self._fresh.end(keys)
+        self._moved_on(tenant, events, flags, groups, replies, written=(token.encode(), mark))
+        return flags
+
+    def _moved_on(
+        self,
+        tenant: str,
+        events: Sequence[Event],
+        flags: list[bool],
+        groups: dict[str, list[int]],
+        replies: list[Any],
+        *,
+        written: tuple[bytes, Mark],
+    ) -> None:
+        """Take the apply scripts' replies: each event's flag, then the cached snapshots and
+        what is known current move on with the students the batch changed."""
+        version, mark = written
         moved: Moved[bytes] = {}
         for (student, indexes), (was, applied) in zip(groups.items(), replies, strict=False):
             for i, one in zip(indexes, applied, strict=True):
                 flags[i] = bool(one)
             if any(applied):
-                moved[student] = (was or None, token.encode())
+                moved[student] = (was or None, version)
         self._cache.advance_batch(tenant, moved, events, flags)
         for student in moved:
-            if self._cache.version((tenant, student)) == token.encode():
+            if self._cache.version((tenant, student)) == version:
                 applied = (events[i] for i in groups[student] if flags[i])
                 self._fresh.moved((tenant, student), mark, scored_instants(applied))
-        return flags
 
     async def read(
         self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
@@ -229,12 +242,12 @@ class RedisStore(TenantDocuments):
         # A three-item reply means the cached version still stands: only the tail came back.
         snapshot = held if len(reply) == 3 else None
         if snapshot is None:
-            snapshot = scripts.snapshot_of(reply)
+            snapshot = replies.snapshot_of(reply)
             if not cache:
-                return snapshot.with_tail(scripts.tail_of(reply[1]))
+                return snapshot.with_tail(replies.tail_of(reply[1]))
             self._cache.put(key, reply[0], snapshot)
-        self._fresh.validated(key, mark, scripts.latest_of(reply))
-        return snapshot.with_tail(scripts.tail_of(reply[1]))
+        self._fresh.validated(key, mark, replies.latest_of(reply))
+        return snapshot.with_tail(replies.tail_of(reply[1]))
 
     def _forget(self, key: tuple[str, str]) -> None:
         self._cache.drop(key)
@@ -272,45 +285,6 @@ class RedisStore(TenantDocuments):
         unlisted, removed, _ = await self._pipeline(unlist, build, announce, atomic=True)
         self._forget((tenant, student_id))
         return int(removed) + int(unlisted)
-
-    async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
-        """The student's kept raw events, oldest first."""
-        events_key, seen_key = self._fixed(tenant, student_id)[1:3]
-
-        def build(pipe: Pipeline) -> None:
-            pipe.hgetall(events_key)
-            pipe.zrange(seen_key, 0, -1, withscores=True)
-
-        bodies, seen = await self._pipeline(build, atomic=True)
-        ingested = {event_id: int(at) for event_id, at in seen}
-        # Without a de-duplication record, an event is being purged (read on a cluster in two
-        # steps; a standalone server reads both at once and never finds one).
-        kept = [
-            StoredEvent(scripts.stored_event(b), ingested[i])
-            for i, b in bodies.items()
-            if i in ingested
-        ]
-        return sorted(kept, key=lambda s: (s.event.occurred_at, s.event.id))
-
-    async def purge(self, before: int) -> int:
-        """Delete raw events and de-duplication records ingested before `before`."""
-        tenants = await self._run(lambda: self._client.smembers(f"{self._prefix}tenants"))
-        names = sorted(t.decode() for t in cast("set[bytes]", tenants))
-        return sum([await self._purge_tenant(tenant, before) for tenant in names])
-
-    async def _purge_tenant(self, tenant: str, before: int) -> int:
-        students = await self.students(tenant)
-        removed = 0
-        for start in range(0, len(students), PURGE_CHUNK):
-            chunk = students[start : start + PURGE_CHUNK]
-
-            def build(pipe: Pipeline, chunk: list[str] = chunk) -> None:
-                for student in chunk:
-                    keys = self._fixed(tenant, student)
-                    pipe.evalsha(self._sha["purge"], len(keys), *keys, before)
-
-            removed += sum(await self._pipeline(build, atomic=False))
-        return removed
 
     async def migrations(self) -> list[str]:
         """None: the schema is created as a whole when the store opens."""
