@@ -3,7 +3,9 @@
 Writes run in one dedicated thread (a commit waits for fsync). Reads run inline on the event
 loop: a WAL reader never waits for the writer, and a read costs less than handing it to a
 thread would. Each process keeps the latest snapshots of recently read students and checks
-them against the student's version row, so several processes can share one file.
+them against the student's version row, so several processes can share one file; while no
+connection has committed since a snapshot was checked (`PRAGMA data_version`), even that
+lookup is skipped.
 """
 
 import asyncio
@@ -63,6 +65,7 @@ class SQLiteStore:
         self.path = path
         self.busy_timeout = busy_timeout_ms / 1000
         self._cache: SnapshotCache[int] = SnapshotCache(cache_students)
+        self._checked: dict[tuple[str, str], int] = {}  # PRAGMA data_version at the last check
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._writer_db: sqlite3.Connection | None = None
         self._reader_db = self._connect()
@@ -133,11 +136,22 @@ class SQLiteStore:
         self, db: sqlite3.Connection, tenant: str, student_id: str, cache: bool
     ) -> StudentAggregates | None:
         key = (tenant, student_id)
-        if self._cache.version(key) is not None:
+        known = self._cache.version(key)
+        if known is not None:
+            # No commit by any connection since the snapshot was last checked: it stands.
+            stamp = db.execute("PRAGMA data_version").fetchone()[0]
+            if self._checked.get(key) == stamp:
+                return self._cache.get(key, known)
             cached = self._cache.get(key, tables.version(db, tenant, student_id))
             if cached is not None:
+                self._check(key, stamp)
                 return cached
         return self._cache.settle(key, tables.snapshot(db, tenant, student_id), cache)
+
+    def _check(self, key: tuple[str, str], stamp: int) -> None:
+        if len(self._checked) > 2 * self._cache.size:
+            self._checked.clear()
+        self._checked[key] = stamp
 
     async def read_many(
         self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
