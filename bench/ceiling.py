@@ -1,8 +1,8 @@
 """Our query throughput as a share of a trivial FastAPI endpoint's, measured in one run.
 
 The ceiling is a one-route FastAPI app answering `{"ok": true}` under the same server stack
-(uvicorn, uvloop, httptools, one worker). Against it, the service (SQLite, the demo class,
-authentication off) answering `GET /v1/students/{id}/mastery` for the six demo students, and
+(uvicorn, uvloop, httptools, one worker). Against it, the service (SQLite unless
+`--store-url` names another store, the demo class, authentication off) answering `GET /v1/students/{id}/mastery` for the six demo students, and
 its own `/healthz` (the cost of our middleware alone). Each is driven closed loop with
 `wrk -t2 -c16` for the same duration; the server's peak RSS is read from /proc.
 """
@@ -43,6 +43,9 @@ def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument(
+        "--store-url", help="serve from this store (default: a fresh SQLite file), e.g. redis://"
+    )
     return parser.parse_args()
 
 
@@ -109,7 +112,8 @@ def main() -> None:
             seconds=args.seconds,
             ready=f"{base}/ping",
         )
-        env = os.environ | {"MASTERY_STORE_URL": f"sqlite:///{work / 'demo.db'}",
+        store = args.store_url or f"sqlite:///{work / 'demo.db'}"
+        env = os.environ | {"MASTERY_STORE_URL": store,
                             "MASTERY_AUTH": "off", "MASTERY_DEMO": "1",
                             "MASTERY_LOG_LEVEL": "WARNING"}  # fmt: skip
         serve = [str(bin_dir / "mastery-engine"), "serve", "--port", str(port)]
@@ -120,14 +124,16 @@ def main() -> None:
             query), ("our /healthz (middleware only)", health)]  # fmt: skip
     top = ceiling["requests_per_s"]
     report.print_table(
-        f"Closed loop, wrk -t2 -c16 -d{args.seconds}s, one server process",
+        f"Closed loop, wrk -t2 -c16 -d{args.seconds}s, one server process"
+        + (f", store {args.store_url}" if args.store_url else ""),
         ["endpoint", "requests/s", "ratio to ceiling", "p50 ms", "p99 ms", "non-2xx",
          "peak RSS MiB"],
         [[name, f["requests_per_s"], f["requests_per_s"] / top, f.get("p50_ms", float("nan")),
           f.get("p99_ms", float("nan")), f["non_2xx"], f["peak_rss_mib"]]
          for name, f in rows],
     )  # fmt: skip
-    report.write_result("ceiling", {"seconds": args.seconds, "ceiling": ceiling,
+    name = "ceiling" if args.store_url is None else f"ceiling_{args.store_url.split(':')[0]}"
+    report.write_result(name, {"seconds": args.seconds, "ceiling": ceiling,
                                     "query": query, "healthz": health})  # fmt: skip
 
 
