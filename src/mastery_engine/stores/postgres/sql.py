@@ -145,11 +145,13 @@ async def _upsert(db: Connection, tenant: str, batch: rows.BatchRows) -> Moved[i
     return moved
 
 
-async def version(db: Connection, tenant: str, student: str) -> int | None:
-    """The number of the last batch that touched the student; None for an unknown student."""
-    cursor = await db.execute("SELECT version FROM versions" + WHERE_STUDENT, (tenant, student))
-    row = await cursor.fetchone()
-    return None if row is None else int(row[0])
+async def versions(db: Connection, tenant: str, students: Sequence[str]) -> dict[str, int]:
+    """The number of the last batch that touched each student (an unknown one is left out)."""
+    cursor = await db.execute(
+        "SELECT student_id, version FROM versions WHERE tenant = %s AND student_id = ANY(%s)",
+        (tenant, list(students)),
+    )
+    return {student: int(number) for student, number in await cursor.fetchall()}
 
 
 # One statement sees one snapshot, so a student's rows are read consistently in one round
@@ -195,14 +197,19 @@ async def snapshot(
     return found, rows.aggregates_from_rows(*parts[:5], failures=parts[5])
 
 
-async def tail(db: Connection, tenant: str, student: str, as_of: int) -> tuple[Event, ...]:
-    """The student's quiz and review events later on `as_of`'s UTC day than `as_of`."""
+async def tails(
+    db: Connection, tenant: str, students: Sequence[str], as_of: int
+) -> dict[str, tuple[Event, ...]]:
+    """Each student's quiz and review events later on `as_of`'s UTC day than `as_of`."""
     cursor = await db.execute(
-        "SELECT body, occurred_at FROM events" + WHERE_STUDENT + " AND occurred_at > %s"
-        " AND occurred_at <= %s AND type = ANY(%s)",
-        (tenant, student, as_of, end_of_day(day_of(as_of)), list(SCORE_TYPES)),
+        "SELECT student_id, body, occurred_at FROM events WHERE tenant = %s"
+        " AND student_id = ANY(%s) AND occurred_at > %s AND occurred_at <= %s AND type = ANY(%s)",
+        (tenant, list(students), as_of, end_of_day(day_of(as_of)), list(SCORE_TYPES)),
     )
-    return tuple(rows.restore(body, at) for body, at in await cursor.fetchall())
+    found: dict[str, list[Event]] = {}
+    for student, body, at in await cursor.fetchall():
+        found.setdefault(student, []).append(rows.restore(body, at))
+    return {student: tuple(events) for student, events in found.items()}
 
 
 async def delete_student(db: Connection, tenant: str, student: str) -> int:

@@ -177,33 +177,34 @@ class PostgresStore:
     async def read(
         self, tenant: str, student_id: str, as_of: int, *, cache: bool = True
     ) -> StudentAggregates | None:
-        """The student's snapshot (cached while its version stands) with `as_of`'s tail."""
-        aggregates = await self._snapshot(tenant, student_id, cache)
-        if aggregates is None:
-            return None
-        if not aggregates.scores_on(day_of(as_of)):
-            return aggregates
-        later = await self._run(lambda db: q.tail(db, tenant, student_id, as_of))
-        return aggregates.with_tail(later)
-
-    async def _snapshot(
-        self, tenant: str, student_id: str, cache: bool
-    ) -> StudentAggregates | None:
-        """The cached snapshot while its version stands (one lookup), else a fresh one."""
-        key = (tenant, student_id)
-        if self._cache.version(key) is not None:
-            current = await self._run(lambda db: q.version(db, tenant, student_id))
-            cached = self._cache.get(key, current)
-            if cached is not None:
-                return cached
-        fresh = await self._run(lambda db: q.snapshot(db, tenant, student_id))
-        return self._cache.settle(key, fresh, cache)
+        """`read_many` of one student."""
+        return (await self.read_many(tenant, [student_id], as_of, cache=cache))[0]
 
     async def read_many(
         self, tenant: str, student_ids: Sequence[str], as_of: int, *, cache: bool = True
     ) -> list[StudentAggregates | None]:
-        """Each student's `read`, a few at a time over the pool."""
-        return await read_each(lambda s: self.read(tenant, s, as_of, cache=cache), student_ids)
+        """Cached snapshots checked by one lookup for them all (each kept while its version
+        stands), the others read a few at a time over the pool, then `as_of`'s tails in one
+        query."""
+        wanted = list(dict.fromkeys(student_ids))
+        known = [s for s in wanted if self._cache.version((tenant, s)) is not None]
+        current = await self._run(lambda db: q.versions(db, tenant, known)) if known else {}
+        found = {s: self._cache.get((tenant, s), current.get(s)) for s in known}
+        missing = [s for s in wanted if found.get(s) is None]
+        fetched = await read_each(lambda s: self._fetch(tenant, s, cache), missing)
+        found |= zip(missing, fetched, strict=True)
+        day = day_of(as_of)
+        scored = [s for s, a in found.items() if a is not None and a.scores_on(day)]
+        tails = await self._run(lambda db: q.tails(db, tenant, scored, as_of)) if scored else {}
+        return [
+            None if (aggregates := found[s]) is None else aggregates.with_tail(tails.get(s, ()))
+            for s in student_ids
+        ]
+
+    async def _fetch(self, tenant: str, student_id: str, cache: bool) -> StudentAggregates | None:
+        """A fresh snapshot of the student, kept when `cache`."""
+        fresh = await self._run(lambda db: q.snapshot(db, tenant, student_id))
+        return self._cache.settle((tenant, student_id), fresh, cache)
 
     async def students(self, tenant: str) -> list[str]:
         """Ids of the tenant's students, sorted."""
