@@ -4,7 +4,7 @@ Each case is an interleaving a process meets: an announcement heard before, duri
 read's round trip, a lost subscription, a student's scored events later than the read.
 """
 
-from mastery_engine.stores.freshness import Freshness
+from mastery_engine.stores.freshness import ALIVE_S, Freshness
 
 K = ("t", "s1")
 V1, V2 = b"v1", b"v2"
@@ -111,3 +111,16 @@ def test_assurances_are_bounded() -> None:
         fresh.validated(("t", str(i)), mark, None)
     assert fresh.current(("t", "49"), V1, 0)
     assert not fresh.current(("t", "0"), V1, 0)  # the oldest were let go
+
+
+def test_a_silent_connection_stops_the_assurances() -> None:
+    now = [0.0]
+    fresh = Freshness(size=10, clock=lambda: now[0])
+    fresh.started()
+    read(fresh)
+    now[0] = ALIVE_S - 0.1
+    assert fresh.current(K, V1, 100)
+    now[0] = ALIVE_S + 0.1  # no answer to a ping for that long: perhaps cut off
+    assert not fresh.current(K, V1, 100)
+    fresh.alive()
+    assert fresh.current(K, V1, 100)

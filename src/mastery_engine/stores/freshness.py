@@ -14,19 +14,26 @@ unless the reply carries the announced version. Losing the announcements (a drop
 connection) forgets every assurance: until listening again, each read asks the store.
 """
 
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 Key = tuple[str, str]
 Mark = tuple[int, int]  # (listening epoch, announcements taken) when a question was asked
+# The store must have answered the listening connection this recently (a ping) for a cached
+# snapshot to count as current: a connection cut off without a word (a network partition)
+# stops the assurances within this time.
+ALIVE_S = 1.5
 
 
 class Freshness:
     """What a process heard: per student, the latest announced version, and which cached
     snapshots were validated while it listened (with the latest instant of a scored event)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.size = size
+        self._clock = clock
+        self._alive_at = -ALIVE_S
         self.listening = False
         self._epoch = 0  # moves on whenever listening starts or stops
         self._count = 0  # announcements taken
@@ -38,6 +45,11 @@ class Freshness:
         """Listening from now on: what was validated before does not count."""
         self.listening = True
         self._epoch += 1
+        self.alive()
+
+    def alive(self) -> None:
+        """The store answered the listening connection (its subscription, or a ping)."""
+        self._alive_at = self._clock()
 
     def lost(self) -> None:
         """Announcements may have been missed: nothing cached is known current any more."""
@@ -92,6 +104,8 @@ class Freshness:
         trip: it is current, and no scored event of it is later than `as_of` (none of
         `as_of`'s day's events is then left out of its score buckets)."""
         if not self.listening or version is None or key not in self._trusted:
+            return False
+        if self._clock() - self._alive_at > ALIVE_S:
             return False
         latest = self._trusted[key]
         if latest is not None and latest > as_of:

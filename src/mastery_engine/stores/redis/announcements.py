@@ -83,7 +83,7 @@ class Listener:
                 while (message := await self._pubsub.get_message(timeout=0)) is not None:
                     self._take(message)
             except (RedisError, RedisClusterException, OSError, ValueError) as exc:
-                await self._lose(f"announcements were lost ({exc}); reads ask the store")
+                await self._lose(exc)
 
     def _take(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -92,6 +92,8 @@ class Listener:
             tenant, version, students = json.loads(message["data"])
             for student in students:
                 self._freshness.heard((tenant, student), version.encode())
+        elif kind == b"pong":
+            self._freshness.alive()
         elif kind in (b"subscribe", b"ssubscribe"):  # the client reconnected and resubscribed
             self._freshness.started()
         elif kind in (b"unsubscribe", b"sunsubscribe"):  # a cluster moved the channel's slot
@@ -111,6 +113,17 @@ class Listener:
                     self._closed.wait(), IDLE_DRAIN_S if self._pubsub else RETRY_S
                 )
             await self.drain()
+            await self._ping()
+
+    async def _ping(self) -> None:
+        # Its answer, read by the next drain, shows the connection still reaches the store.
+        async with self._lock:
+            if self._pubsub is None:
+                return
+            try:
+                await self._pubsub.ping()
+            except (RedisError, RedisClusterException, OSError) as exc:
+                await self._lose(exc)
 
     async def _subscribed(self) -> None:
         try:
@@ -127,8 +140,8 @@ class Listener:
             if pubsub.connection is not None:
                 pubsub.connection.register_connect_callback(self._reconnected)
 
-    async def _lose(self, why: str) -> None:
-        log.warning(why)
+    async def _lose(self, exc: Exception) -> None:
+        log.warning("announcements were lost (%s); reads ask the store", exc)
         self._freshness.lost()
         pubsub, self._pubsub = self._pubsub, None
         await closed(pubsub)
