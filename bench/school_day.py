@@ -62,15 +62,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--load-seconds", type=float, help="default: --replay-seconds")
     parser.add_argument("--consumers", type=int, default=2)
     parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument("--class-size", type=int, default=30)
+    # 50: 50,000 students make 1,000 classes, the most a tenant may have.
+    parser.add_argument("--class-size", type=int, default=50)
     parser.add_argument("--sample", type=int, default=1000, help="students checked at the end")
-    parser.add_argument("--probe-every", type=int, default=250, help="1 student in N probed")
+    parser.add_argument("--probe-every", type=int, default=500, help="1 student in N probed")
     parser.add_argument("--catch-up-timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
         "--store-url", default=os.environ.get("MASTERY_TEST_REDIS_CLUSTER_URL", CLUSTER)
     )
-    parser.add_argument("--result-name", default="school_day", help="bench/results/NAME.json")
+    parser.add_argument(
+        "--result-name", default="school_day", help="bench/results/NAME.json ('': none)"
+    )
     return parser.parse_args(argv)
 
 
@@ -110,7 +113,7 @@ def wait_assigned(procs: Processes, names: list[str], partitions: int) -> None:
 
 async def watch(
     procs: Processes, names: list[str], plan: school_day_data.Plan, args: argparse.Namespace
-) -> dict[str, Any]:
+) -> dict[str, Any]:  # args.settled: shared with the load process
     """Sample the consumers' counters until every message is settled; the timeline."""
     timeline: list[tuple[float, int, int]] = []
     start = args.clock[0]
@@ -121,6 +124,7 @@ async def watch(
         counts = [procs.counters(n) for n in names]
         accepted = sum(c.get("accepted", 0) for c in counts)
         settled = accepted + sum(c.get("duplicate", 0) + c.get("dead_letter", 0) for c in counts)
+        args.settled.value = settled
         timeline.append(
             (time.monotonic() - start, settled, sum(sum(c["lag"].values()) for c in counts))
         )
@@ -136,6 +140,7 @@ def run_day(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     plan = school_day_data.make_plan(args.seed, args.students, args.events, args.redelivery)
     day_file = tmp / "day.tsv"
     written = school_day_produce.write_day(plan, day_file, args.probe_every)
+    args.frontier = written.pop("frontier")
     print(f"{plan.produced:,} messages ({plan.distinct:,} distinct), {written['probes']} probes")
     broker = start_broker(tmp)
     topics = (f"day-{uuid.uuid4().hex[:8]}", "", "")
@@ -191,10 +196,11 @@ def replay(
     """The day under load: producer and load processes, the prober and the watch here."""
     bootstrap, topics, day_file = kafka
     urls, tokens = serving
-    first, last = plan.span_s()
+    first, _ = plan.span_s()
     args.clock = (time.monotonic() + 5.0, args.replay_seconds, first)
     spawn = multiprocessing.get_context("spawn")
     probes, out = spawn.Queue(), spawn.Queue()
+    args.settled = spawn.Value("q", 0)
     produce_args = (bootstrap, topics[0], day_file)
     produce_options = {"tenant": TENANT, "clock": args.clock, "probes": probes}
     spec = school_day_load.LoadSpec(
@@ -204,7 +210,9 @@ def replay(
         class_size=args.class_size,
         rate=args.rate,
         duration=args.load_seconds or args.replay_seconds,
-        clock=(args.clock[0], args.replay_seconds, first, last),
+        start=args.clock[0],
+        frontier=args.frontier,
+        settled=args.settled,
         seed=args.seed,
     )
     children = [
@@ -238,11 +246,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     source = report.source_state()
     with tempfile.TemporaryDirectory(prefix="mastery-school-day-") as tmp:
         figures = run_day(args, Path(tmp))
-    settings = {k: v for k, v in vars(args).items() if k != "clock"}
+    internal = ("clock", "frontier", "settled")
+    settings = {k: v for k, v in vars(args).items() if k not in internal}
     figures = {"settings": settings, "source_at_start": source, **figures}
     figures["summary"] = school_day_report.summarise(figures)
     school_day_report.print_figures(figures)
-    report.write_result(args.result_name, figures)
+    if args.result_name:
+        report.write_result(args.result_name, figures)
     return figures
 
 

@@ -127,11 +127,13 @@ class Processes:
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
 
     def stop(self, prefix: str = "") -> dict[str, str]:
-        """SIGTERM the processes named `prefix...` and wait; the last line each logged."""
-        last = {}
-        for name, process, log in [r for r in self.running if r[0].startswith(prefix)]:
+        """SIGTERM the processes named `prefix...` at once, wait; the last line each logged."""
+        chosen = [r for r in self.running if r[0].startswith(prefix)]
+        for _, process, _ in chosen:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+        last = {}
+        for name, process, log in chosen:
             try:
                 process.wait(timeout=40)
             except subprocess.TimeoutExpired:

@@ -23,13 +23,18 @@ from school_day_data import Plan
 Probe = tuple[float, str, str, int]  # (produced at, student, skill, completed exercises)
 
 
-def write_day(plan: Plan, path: Path, probe_every: int) -> dict[str, Any]:
+def write_day(
+    plan: Plan, path: Path, probe_every: int, frontier_step: int = 1000
+) -> dict[str, Any]:
     """Write `second \\t again \\t probe \\t event` lines in time order; the mix and counts."""
     done: dict[tuple[str, str], set[str]] = {}
     types: Counter[str] = Counter()
     probes = 0
+    frontier = []  # the day second of every `frontier_step`-th message
     with path.open("w") as out:
-        for second, again, event in school_day_data.stream(plan):
+        for n, (second, again, event) in enumerate(school_day_data.stream(plan)):
+            if n % frontier_step == 0:
+                frontier.append(second)
             probe = ""
             index = int(event["student_id"][2:])
             if not again and index % probe_every == 0 and event["type"] == "exercise.completed":
@@ -43,7 +48,7 @@ def write_day(plan: Plan, path: Path, probe_every: int) -> dict[str, Any]:
             types[event["type"]] += not again
             body = json.dumps(event, separators=(",", ":"))
             out.write(f"{second}\t{int(again)}\t{probe}\t{body}\n")
-    return {"mix": dict(types), "probes": probes}
+    return {"mix": dict(types), "probes": probes, "frontier": frontier}
 
 
 def produce_day(

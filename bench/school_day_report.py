@@ -69,6 +69,7 @@ def summarise(figures: dict[str, Any]) -> dict[str, Any]:
         "every service process < 150 MiB (goal)": service_peak < GOAL_RSS_MIB,
         "correctness sample exact to 1e-6": bool(check["exact"]),
         "no 5xx": all(q["server_errors"] == 0 for q in figures["load"].values()),
+        "no lost connection": all(q["lost_connections"] == 0 for q in figures["load"].values()),
     }
     return {
         "ingest": rate,
