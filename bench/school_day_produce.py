@@ -91,7 +91,14 @@ def produce_day(
             else:
                 behind = max(behind, now - due)
             key = body.split('"student_id":"', 1)[1].split('"', 1)[0].encode()
-            producer.produce(topic, body.encode(), key, headers=headers, on_delivery=delivered)
+            while True:
+                try:
+                    producer.produce(
+                        topic, body.encode(), key, headers=headers, on_delivery=delivered
+                    )
+                    break
+                except BufferError:  # librdkafka's queue is full: let deliveries drain it
+                    producer.poll(0.05)
             sent += 1
             per_second[int(time.monotonic() - start)] += 1
             if probe:
