@@ -35,6 +35,7 @@ from school_day_procs import (
     Processes,
     cpu_seconds,
     drop_prefix,
+    machine_cpu_seconds,
     masters,
     peak_rss_mib,
     server_pids,
@@ -164,8 +165,10 @@ def run_day(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         pids = {"tansu broker": broker.process.pid, **server_pids(redis_masters)}
         pids["bench (orchestrator)"] = os.getpid()
         cpu_before = procs.cpu() | {k: cpu_seconds(v) for k, v in pids.items()}
+        cpu_before["machine"] = machine_cpu_seconds()
         figures |= replay(args, plan, procs, (broker.bootstrap, topics, day_file), (urls, tokens))
         cpu_after = procs.cpu() | {k: cpu_seconds(v) for k, v in pids.items()}
+        cpu_after["machine"] = machine_cpu_seconds()
         figures["cpu_seconds"] = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
         figures["peak_rss_mib"] = procs.peaks() | {k: peak_rss_mib(v) for k, v in pids.items()}
         print("checking a sample of students against the formula ...", flush=True)

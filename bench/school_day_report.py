@@ -76,7 +76,11 @@ def summarise(figures: dict[str, Any]) -> dict[str, Any]:
         "no 5xx": all(q["server_errors"] == 0 for q in figures["load"].values()),
         "no lost connection": all(q["lost_connections"] == 0 for q in figures["load"].values()),
     }
+    cpu = figures["cpu_seconds"]
+    ours = sum(v for k, v in cpu.items() if k != "machine")
+    ours += figures["producer"]["cpu_seconds"] + figures["load_process"]["cpu_seconds"]
     return {
+        "cpu_seconds": {"machine": cpu["machine"], "ours": ours, "others": cpu["machine"] - ours},
         "ingest": rate,
         "accounted": {
             "produced": figures["plan"]["produced"],
@@ -136,6 +140,9 @@ def print_figures(figures: dict[str, Any]) -> None:
         ["process", "peak MiB", "CPU s"],
         rows,
     )
+    use = s["cpu_seconds"]
+    print(f"\nCPU seconds of the machine during the replay: {use['machine']:.0f}", end="")
+    print(f" (this benchmark's processes {use['ours']:.0f}, others {use['others']:.0f})")
     print(f"\nRedis used_memory per student: {s['redis_bytes_per_student'] / 1024:.1f} KiB")
     print(f"announcements on the out topic: {s['announcements']}")
     print(f"correctness: {s['correctness']}")
