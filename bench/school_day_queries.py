@@ -23,12 +23,15 @@ import school_day_data
 import school_day_load
 import school_day_produce
 from school_day import CLUSTER, TENANT, put_classes, wait_assigned
-from school_day_procs import Processes, cpu_seconds, drop_prefix, masters
+from school_day_procs import Processes, cpu_seconds, drop_prefix, machine_cpu_seconds, masters
 
 sys.path.insert(0, str(report.ROOT))
 from tests.kafka_broker import start_broker
 
 from mastery_engine.stores.redis.options import cluster_of
+
+
+CPU_COLUMNS = ("serve-0 %", "serve-1 %", "machine %")
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,10 +74,12 @@ def fill(procs: Processes, tmp: Path, plan: school_day_data.Plan) -> list[int]:
 
 
 def measure(spec: school_day_load.LoadSpec, procs: Processes) -> dict[str, Any]:
-    """One open-loop run; its figures per endpoint and the replicas' CPU use in %."""
+    """One open-loop run; its figures per endpoint, the replicas' and the machine's CPU in %."""
     before = {n: cpu_seconds(p.pid) for n, p, _ in procs.running}
+    before["machine"] = machine_cpu_seconds()
     found = school_day_load.run_load(spec)
     after = {n: cpu_seconds(p.pid) for n, p, _ in procs.running}
+    after["machine"] = machine_cpu_seconds()
     cpu = {n: 100 * (after[n] - before[n]) / spec.duration for n in after}
     return {"endpoints": found, "replica_cpu_pct": cpu}
 
@@ -115,7 +120,7 @@ def main() -> None:
     ]  # fmt: skip
     report.print_table(
         f"Query mix, nothing ingested ({args.students:,} students; ms from the scheduled time)",
-        ["run", "endpoint", "req/s", "p50", "p95", "p99", "statuses", "serve-0 %", "serve-1 %"],
+        ["run", "endpoint", "req/s", "p50", "p95", "p99", "statuses", *CPU_COLUMNS],
         rows,
     )
     report.write_result(
