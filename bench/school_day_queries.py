@@ -30,7 +30,6 @@ from tests.kafka_broker import start_broker
 
 from mastery_engine.stores.redis.options import cluster_of
 
-
 CPU_COLUMNS = ("serve-0 %", "serve-1 %", "machine %")
 
 
