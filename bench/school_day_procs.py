@@ -116,6 +116,8 @@ class Processes:
             text = answer.read().decode()
         found: dict[str, Any] = {k: int(float(v)) for k, v in COUNTER.findall(text)}
         found["lag"] = {int(p): int(float(v)) for p, v in LAG.findall(text)}
+        retries = re.search(r"^mastery_kafka_store_retries_total ([\d.e+]+)$", text, re.M)
+        found["store_retries"] = int(float(retries.group(1))) if retries else 0
         return found
 
     def peaks(self) -> dict[str, float]:

@@ -88,6 +88,7 @@ def summarise(figures: dict[str, Any]) -> dict[str, Any]:
             "duplicates": duplicates,
             "distinct": figures["plan"]["distinct"],
             "redeliveries": figures["plan"]["redeliveries"],
+            "store_retries": sum(t.get("store_retries", 0) for t in totals),
         },
         "freshness_ms": {k: fresh[k] for k in ("p50", "p95", "p99", "max")}
         | {
