@@ -175,3 +175,4 @@ class OpenLoop:
             waiting = [due for due, _ in self.queue] + [d for d, _ in self.in_flight.values()]
             self.run.unfinished = [now - due for due in waiting]
             self.queue.clear()
+            self.in_flight.clear()  # closing their connections later is no answer of status 0
