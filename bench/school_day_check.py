@@ -107,7 +107,7 @@ def count_topic(bootstrap: str, topic: str, partitions: int, quiet_s: float = 3.
         while time.monotonic() - last < quiet_s:
             batch = [m for m in consumer.consume(5000, 0.5) if m.error() is None]
             for message in batch:
-                kinds[str(json.loads(message.value()).get("type"))] += 1
+                kinds[str(json.loads(message.value() or b"{}").get("type"))] += 1
             if batch:
                 last = time.monotonic()
     finally:

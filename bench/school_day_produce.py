@@ -11,9 +11,8 @@ probe's effect is visible once the student's completion reaches that count).
 import json
 import time
 from collections import Counter
-from multiprocessing.queues import Queue
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import Producer
 
@@ -21,6 +20,13 @@ import school_day_data
 from school_day_data import Plan
 
 Probe = tuple[float, str, str, int]  # (produced at, student, skill, completed exercises)
+
+
+class ProbeSink(Protocol):
+    """Where the producer reports its probes (a multiprocessing queue, or any queue)."""
+
+    def put(self, item: Probe | None) -> None:
+        """Take one probe; None when production is over."""
 
 
 def write_day(
@@ -58,7 +64,7 @@ def produce_day(
     *,
     tenant: str,
     clock: tuple[float, float, int],
-    probes: "Queue[Probe | None]",
+    probes: ProbeSink,
 ) -> dict[str, Any]:
     """Produce every line when its day second comes up on the compressed clock.
 
@@ -72,7 +78,7 @@ def produce_day(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
     )
     failures: list[str] = []
-    headers = [("tenant", tenant.encode())]
+    headers: list[tuple[str, str | bytes | None]] = [("tenant", tenant.encode())]
     per_second: Counter[int] = Counter()
     sent, behind = 0, 0.0
 

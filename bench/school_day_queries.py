@@ -48,7 +48,7 @@ def parse_args() -> argparse.Namespace:
 
 def fill(procs: Processes, tmp: Path, plan: school_day_data.Plan) -> list[int]:
     """Produce the day, let two consumers settle all of it, stop them; the day's frontier."""
-    frontier = school_day_produce.write_day(plan, tmp / "day.tsv", 10**9)["frontier"]
+    frontier: list[int] = school_day_produce.write_day(plan, tmp / "day.tsv", 10**9)["frontier"]
     broker = start_broker(tmp)
     topic = f"queries-{uuid.uuid4().hex[:8]}"
     topics = (topic, f"{topic}.dlq", f"{topic}.out")
@@ -59,8 +59,14 @@ def fill(procs: Processes, tmp: Path, plan: school_day_data.Plan) -> list[int]:
             procs.consume(name, broker.bootstrap, topics, group=f"g-{topic}")
         wait_assigned(procs, names, 8)
         clock = (time.monotonic(), 0.001, plan.sessions[0].start_s)
-        options = {"tenant": TENANT, "clock": clock, "probes": queue.Queue()}
-        school_day_produce.produce_day(broker.bootstrap, topic, tmp / "day.tsv", **options)
+        school_day_produce.produce_day(
+            broker.bootstrap,
+            topic,
+            tmp / "day.tsv",
+            tenant=TENANT,
+            clock=clock,
+            probes=queue.Queue(),
+        )
         settled = 0
         while settled < plan.produced:
             time.sleep(0.5)
