@@ -60,14 +60,14 @@ def parse_args() -> argparse.Namespace:
 
 def consume_run(args: argparse.Namespace, tmp: Path, count: int, plan: Any) -> dict[str, Any]:
     """`count` consumers drain the whole day from a fresh topic into a fresh prefix."""
-    broker = start_broker(tmp)
     topic = f"scale-{uuid.uuid4().hex[:8]}"
     topics = (topic, f"{topic}.dlq", f"{topic}.out")
-    broker.create_topics(*topics, partitions=args.partitions)
     prefix = f"scaleout-{uuid.uuid4().hex[:8]}:"
     procs = Processes(f"{args.store_url}?prefix={prefix}", tmp, secrets.token_hex(32))
     names = [f"consume-{i}" for i in range(count)]
+    broker = start_broker(tmp)
     try:
+        broker.create_topics(*topics, partitions=args.partitions)
         for name in names:
             procs.consume(name, broker.bootstrap, topics, group=f"scale-{prefix}")
         wait_assigned(procs, names, args.partitions)

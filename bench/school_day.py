@@ -145,18 +145,18 @@ def run_day(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     written = school_day_produce.write_day(plan, day_file, args.probe_every)
     args.frontier = written.pop("frontier")
     print(f"{plan.produced:,} messages ({plan.distinct:,} distinct), {written['probes']} probes")
-    broker = start_broker(tmp)
-    topics = (f"day-{uuid.uuid4().hex[:8]}", "", "")
-    topics = (topics[0], f"{topics[0]}.dlq", f"{topics[0]}.out")
-    broker.create_topics(*topics, partitions=args.partitions)
+    redis_masters = masters(cluster_of(args.store_url)[1])  # no cluster: fail before starting
+    memory_before = used_memory(redis_masters)
     prefix = f"schoolday-{uuid.uuid4().hex[:8]}:"
     sep = "&" if "?" in args.store_url else "?"
     procs = Processes(f"{args.store_url}{sep}prefix={prefix}", tmp, secrets.token_hex(32))
-    redis_masters = masters(cluster_of(args.store_url)[1])
-    memory_before = used_memory(redis_masters)
     figures: dict[str, Any] = {"plan": {"produced": plan.produced, "distinct": plan.distinct}}
     figures["plan"] |= {"redeliveries": plan.redeliveries, "sessions": len(plan.sessions)} | written
+    broker = start_broker(tmp)
     try:
+        topic = f"day-{uuid.uuid4().hex[:8]}"
+        topics = (topic, f"{topic}.dlq", f"{topic}.out")
+        broker.create_topics(*topics, partitions=args.partitions)
         tokens = {role: procs.token(TENANT, role) for role in ("admin", "teacher", "service")}
         urls = [procs.serve(f"serve-{i}") for i in range(args.replicas)]
         figures["classes"] = put_classes(urls[0], tokens["admin"], args.students, args.class_size)

@@ -52,8 +52,8 @@ def fill(procs: Processes, tmp: Path, plan: school_day_data.Plan) -> list[int]:
     broker = start_broker(tmp)
     topic = f"queries-{uuid.uuid4().hex[:8]}"
     topics = (topic, f"{topic}.dlq", f"{topic}.out")
-    broker.create_topics(*topics, partitions=8)
     try:
+        broker.create_topics(*topics, partitions=8)
         names = ["consume-0", "consume-1"]
         for name in names:
             procs.consume(name, broker.bootstrap, topics, group=f"g-{topic}")
