@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import report
+import school_day_report
 
 BEGIN = "<!-- make bench: generated section, do not edit by hand -->"
 END = "<!-- make bench: end of generated section -->"
@@ -199,6 +200,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "ingest_throughput": ingest_section,
     "kafka_throughput": kafka_section,
     "formula_eval": formula_section,
+    "school_day": school_day_report.markdown,
 }
 
 

@@ -100,7 +100,9 @@ class OpenLoop:
 
     def __init__(self, host: str, port: int, connections: int = 32) -> None:
         self.host, self.port, self.size = host, port, connections
-        self.free: list[Connection] = []
+        # Taken in turn (first in, first out), so no connection idles past the server's
+        # keep-alive timeout while others carry the load and then fails on its next request.
+        self.free: deque[Connection] = deque()
         self.queue: deque[tuple[float, bytes]] = deque()
         self.in_flight: dict[Connection, tuple[float, float]] = {}
         self.run: Run | None = None
@@ -123,7 +125,7 @@ class OpenLoop:
 
     def _dispatch(self) -> None:
         while self.queue and self.free:
-            connection = self.free.pop()
+            connection = self.free.popleft()
             if connection.transport is None:
                 continue
             due, request = self.queue.popleft()
@@ -173,3 +175,4 @@ class OpenLoop:
             waiting = [due for due, _ in self.queue] + [d for d, _ in self.in_flight.values()]
             self.run.unfinished = [now - due for due in waiting]
             self.queue.clear()
+            self.in_flight.clear()  # closing their connections later is no answer of status 0
