@@ -2,8 +2,9 @@
 
 The ceiling is a one-route FastAPI app answering `{"ok": true}` under the same server stack
 (uvicorn, uvloop, httptools, one worker). Against it, the service (SQLite unless
-`--store-url` names another store, the demo class, authentication off) answering `GET /v1/students/{id}/mastery` for the six demo students, and
-its own `/healthz` (the cost of our middleware alone). Each is driven closed loop with
+`--store-url` names another store, the demo class, authentication off) answering
+`GET /v1/students/{id}/mastery` for the six demo students, and its own `/healthz` (the cost
+of our middleware alone). Each is driven closed loop with
 `wrk -t2 -c16` for the same duration; the server's peak RSS is read from /proc.
 """
 
