@@ -35,8 +35,13 @@ class ScriptPipeline(ClusterPipeline):
     # it now reads the declared keys, as it does for EVALSHA outside a pipeline, and each of
     # this store's scripts declares its keys, all in one slot.
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> ClusterPipeline:
-        """Queue a script call, routed to the node of its keys' slot."""
-        return self.execute_command("EVALSHA", sha, numkeys, *keys_and_args)
+        """Queue a script call, routed to the node of its keys' slot: found from the first
+        key alone (this store's scripts keep all their keys in one slot), where redis-py would
+        hash every key, twice. A redirected call is sent again as redis-py routes it."""
+        if not numkeys:
+            return self.execute_command("EVALSHA", sha, numkeys, *keys_and_args)
+        node = self.cluster_client.get_node_from_key(keys_and_args[0])
+        return self.execute_command("EVALSHA", sha, numkeys, *keys_and_args, target_nodes=node)
 
 
 class RedisClusterStore(RedisStore):
