@@ -95,6 +95,33 @@ async def test_a_lost_subscription_makes_reads_ask_the_store(
         await reader.close()
 
 
+async def test_an_unreadable_announcement_makes_reads_ask_the_store(
+    backend: str, backend_url: str
+) -> None:
+    writer, reader = await open_store(backend_url), await open_store(backend_url)
+    try:
+        await writer.apply("t", [quiz(1, "s1")], NOW)
+        for i, garbage in enumerate(("not json", '{"a": 1}', '["t", 5, ["s1"]]')):
+            await listening(reader)  # again, after the last one was dropped
+            assert quizzes_of(await reader.read("t", "s1", NOW)) == i + 1
+            publish(backend, backend_url, garbage)
+            await writer.apply("t", [quiz(10 + i, "s1")], NOW)
+            assert quizzes_of(await reader.read("t", "s1", NOW)) == i + 2
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+def publish(backend: str, url: str, message: str) -> None:
+    """Send anything on the announcements' channel, as another client could."""
+    channel = url.split("prefix=")[1] + CHANNEL
+    with redis_client(backend) as client:
+        if backend == "redis":
+            client.publish(channel, message)
+        else:
+            client.execute_command("SPUBLISH", channel, message)
+
+
 def kill_subscriptions(backend: str, url: str) -> None:
     """Drop every subscriber's connection on the server that holds the announcements."""
     prefix = url.split("prefix=")[1]

@@ -89,9 +89,13 @@ class Listener:
         kind = message["type"]
         kind = kind if isinstance(kind, bytes) else kind.encode()
         if kind in self._kinds:
-            tenant, version, students = json.loads(message["data"])
-            for student in students:
-                self._freshness.heard((tenant, student), version.encode())
+            try:  # anything unreadable on the channel counts as announcements lost
+                tenant, version, students = json.loads(message["data"])
+                heard = [((tenant, student), version.encode()) for student in students]
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(f"an announcement could not be read ({exc})") from exc
+            for key, announced in heard:
+                self._freshness.heard(key, announced)
         elif kind == b"pong":
             self._freshness.alive()
         elif kind in (b"subscribe", b"ssubscribe"):  # the client reconnected and resubscribed
