@@ -4,10 +4,13 @@ Every write publishes, in the same transaction as the write (on a cluster: in th
 it, before the write is acknowledged), `[tenant, version, [student, ...]]` on the channel
 `{prefix}mastery:versions` (a sharded channel on a cluster, so it stays on one node). Each
 process subscribes with a connection of its own and, before answering a read from its cached
-snapshots, reads every announcement already delivered: Redis sends it before the write's
-reply, so a read after an acknowledged write sees the write (see `stores.freshness`). On a
-cluster the guarantee holds while the channel's slot stays on its node; a migration drops the
-subscription, which forgets every assurance until the listener subscribes again.
+snapshots, reads every announcement already delivered. The writer makes one more round trip
+to the server that published before it reports the write done (`_fence`): Redis writes all
+the replies of one turn of its event loop before it reads another command, so by then the
+announcement is on each subscriber's connection, and a read after an acknowledged write sees
+the write (see `stores.freshness`), unless a subscriber has fallen so far behind that Redis
+holds its messages in an output buffer. On a cluster a migration of the channel's slot drops
+the subscription, which forgets every assurance until the listener subscribes again.
 """
 
 import asyncio

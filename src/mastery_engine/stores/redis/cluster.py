@@ -85,6 +85,11 @@ class RedisClusterStore(RedisStore):
         """Queue the announcement on the shard channel (routed to its slot's node)."""
         pipe.execute_command("SPUBLISH", self._channel, message)
 
+    async def _fence(self) -> Any:
+        """The round trip after an announcement goes to the node of the channel's slot."""
+        client = cast("RedisCluster", self._client)
+        return await client.ping(target_nodes=client.get_node_from_key(self._channel))
+
     async def _pipeline(self, *stages: Build, atomic: bool) -> list[Any]:
         """Each stage in a plain pipeline of its own, in order (`atomic` cannot span slots)."""
         replies: list[Any] = []

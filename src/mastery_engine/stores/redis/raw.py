@@ -1,4 +1,5 @@
-"""The Redis store's kept raw events: read back for export, purged after retention."""
+"""The Redis store's students index and kept raw events: listed, read back for export,
+purged after retention."""
 
 from typing import cast
 
@@ -20,7 +21,10 @@ class RawEvents(TenantDocuments):
         raise NotImplementedError
 
     async def students(self, tenant: str) -> list[str]:
-        raise NotImplementedError
+        """Ids of the tenant's students, sorted (byte order of UTF-8 is code point order)."""
+        key = self._tenant_key(tenant, "students")
+        found = await self._run(lambda: self._client.zrange(key, 0, -1))
+        return [s.decode() for s in cast("list[bytes]", found)]
 
     async def events_of(self, tenant: str, student_id: str) -> list[StoredEvent]:
         """The student's kept raw events, oldest first."""

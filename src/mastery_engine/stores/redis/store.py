@@ -6,7 +6,7 @@ script call per student (de-duplication and every bucket update in the same atom
 sent in one MULTI/EXEC, so on a standalone server the whole batch is atomic. On a cluster the
 calls span slots and go without MULTI (see `cluster`): each per-student script stays atomic but
 the batch does not; re-sending it is safe because applying is idempotent. Writes announce
-the versions they set, so reads of unchanged students need no round trip (`announcements`).
+their versions: reads of unchanged students need no round trip (`announcements`).
 
 De-duplication records live under the student's hash tag (the check must run in the
 student's slot), so an event id reused for a *different* student of the same tenant is not
@@ -23,7 +23,7 @@ from redis.asyncio.client import Pipeline, PubSub
 from mastery_engine.core.aggregates import StudentAggregates, scored_instants
 from mastery_engine.core.errors import InvalidConfig, StoreUnavailable
 from mastery_engine.core.events import Event
-from mastery_engine.core.instants import day_of, end_of_day
+from mastery_engine.core.instants import US_PER_DAY, US_PER_SECOND, day_of, end_of_day
 from mastery_engine.stores import rows
 from mastery_engine.stores.base import DEFAULT_TIMEOUT_S
 from mastery_engine.stores.freshness import Freshness, Mark
@@ -36,9 +36,6 @@ from mastery_engine.stores.snapshots import Moved, SnapshotCache
 
 if TYPE_CHECKING:
     from redis.asyncio.cluster import RedisCluster
-
-SECONDS_PER_DAY = 86_400
-
 
 class RedisStore(RawEvents):
     """Aggregates in Redis hashes, one key per student, day and component."""
@@ -57,7 +54,7 @@ class RedisStore(RawEvents):
         self.where = where
         self._client = client
         self._prefix = prefix
-        self._ttl = (max(retention_days, 0) + 1) * SECONDS_PER_DAY
+        self._ttl = (max(retention_days, 0) + 1) * US_PER_DAY // US_PER_SECOND
         self._sha = {name: scripts.sha_of(text) for name, text in scripts.SCRIPTS.items()}
         self._cache: SnapshotCache[bytes] = SnapshotCache(cache_students)
         self._channel = f"{prefix}{CHANNEL}"
@@ -134,6 +131,7 @@ class RedisStore(RawEvents):
         mark = self._fresh.begin(keys)
         try:
             replies = await self._pipeline(build, index, atomic=True)
+            await self._run(self._fence)
         finally:
             self._fresh.end(keys)
         self._moved_on(tenant, events, flags, groups, replies, written=(token.encode(), mark))
@@ -243,10 +241,10 @@ class RedisStore(RawEvents):
         snapshot = held if len(reply) == 3 else None
         if snapshot is None:
             snapshot = replies.snapshot_of(reply)
-            if not cache:
-                return snapshot.with_tail(replies.tail_of(reply[1]))
-            self._cache.put(key, reply[0], snapshot)
-        self._fresh.validated(key, mark, replies.latest_of(reply))
+            if cache:
+                self._cache.put(key, reply[0], snapshot)
+        if held is snapshot or cache:  # a snapshot now cached at the version answered
+            self._fresh.validated(key, mark, replies.latest_of(reply))
         return snapshot.with_tail(replies.tail_of(reply[1]))
 
     def _forget(self, key: tuple[str, str]) -> None:
@@ -262,11 +260,10 @@ class RedisStore(RawEvents):
         """Queue the announcement of a write, after the write."""
         pipe.publish(self._channel, message)
 
-    async def students(self, tenant: str) -> list[str]:
-        """Ids of the tenant's students, sorted (byte order of UTF-8 is code point order)."""
-        key = self._tenant_key(tenant, "students")
-        found = await self._run(lambda: self._client.zrange(key, 0, -1))
-        return [s.decode() for s in cast("list[bytes]", found)]
+    async def _fence(self) -> Any:
+        """A round trip to the server that published an announcement: once it answers, Redis
+        has written the announcement to every subscriber (see `announcements`)."""
+        return await cast("Redis", self._client).ping()
 
     async def delete_student(self, tenant: str, student_id: str) -> int:
         """Delete every key of the student and its index entry; how many were removed."""
@@ -283,6 +280,7 @@ class RedisStore(RawEvents):
             self._announce(pipe, payload(tenant, b"", [student_id]))
 
         unlisted, removed, _ = await self._pipeline(unlist, build, announce, atomic=True)
+        await self._run(self._fence)
         self._forget((tenant, student_id))
         return int(removed) + int(unlisted)
 
