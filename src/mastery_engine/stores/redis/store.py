@@ -37,6 +37,7 @@ from mastery_engine.stores.snapshots import Moved, SnapshotCache
 if TYPE_CHECKING:
     from redis.asyncio.cluster import RedisCluster
 
+
 class RedisStore(RawEvents):
     """Aggregates in Redis hashes, one key per student, day and component."""
 
