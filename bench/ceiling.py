@@ -13,14 +13,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import report
 import wrk
-from service_process import free_port
+from service_process import answering, free_port, peak_rss_mib
 
 TRIVIAL_APP = """
 from fastapi import FastAPI
@@ -50,27 +48,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def wait_ready(url: str, timeout: float = 30.0) -> None:
-    """Until `url` answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not answer in {timeout} s")
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def measure(
     command: list[str], env: dict[str, str], url: str, script: Path, *, seconds: int, ready: str
 ) -> dict[str, Any]:
@@ -79,7 +56,8 @@ def measure(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_ready(ready)
+        if not answering(ready, 30.0):
+            raise SystemExit(f"{ready} did not answer in 30 s")
         figures = wrk.run(url, script, threads=2, connections=16, seconds=seconds)
         figures["peak_rss_mib"] = peak_rss_mib(process.pid)
         return figures

@@ -26,8 +26,8 @@ import report
 import school_day_data
 import school_day_produce
 import wrk
-from school_day import CLUSTER, TENANT, wait_assigned
-from school_day_procs import Processes, drop_prefix, masters
+from school_day import CLUSTER, TENANT
+from school_day_procs import Processes, day_topics, drop_prefix, masters
 
 sys.path.insert(0, str(report.ROOT))
 from tests.kafka_broker import start_broker
@@ -60,22 +60,18 @@ def parse_args() -> argparse.Namespace:
 
 def consume_run(args: argparse.Namespace, tmp: Path, count: int, plan: Any) -> dict[str, Any]:
     """`count` consumers drain the whole day from a fresh topic into a fresh prefix."""
-    topic = f"scale-{uuid.uuid4().hex[:8]}"
-    topics = (topic, f"{topic}.dlq", f"{topic}.out")
     prefix = f"scaleout-{uuid.uuid4().hex[:8]}:"
     procs = Processes(f"{args.store_url}?prefix={prefix}", tmp, secrets.token_hex(32))
     names = [f"consume-{i}" for i in range(count)]
     broker = start_broker(tmp)
     try:
-        broker.create_topics(*topics, partitions=args.partitions)
-        for name in names:
-            procs.consume(name, broker.bootstrap, topics, group=f"scale-{prefix}")
-        wait_assigned(procs, names, args.partitions)
+        topics = day_topics(broker, "scale", args.partitions)
+        procs.consume_all(names, broker.bootstrap, topics, args.partitions)
         start = time.monotonic()
         clock = (start, 0.001, plan.sessions[0].start_s)
         school_day_produce.produce_day(
             broker.bootstrap,
-            topic,
+            topics[0],
             tmp / "day.tsv",
             tenant=TENANT,
             clock=clock,
@@ -85,8 +81,7 @@ def consume_run(args: argparse.Namespace, tmp: Path, count: int, plan: Any) -> d
         timeline = []
         while True:
             procs.check()
-            counts = [procs.counters(n) for n in names]
-            settled = sum(c.get("accepted", 0) + c.get("duplicate", 0) for c in counts)
+            settled, counts = procs.settled(names)
             timeline.append((time.monotonic() - start, settled))
             if settled >= plan.produced:
                 break

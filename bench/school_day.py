@@ -33,14 +33,14 @@ import school_day_produce
 import school_day_report
 from school_day_procs import (
     Processes,
-    cpu_seconds,
+    day_topics,
     drop_prefix,
     machine_cpu_seconds,
     masters,
-    peak_rss_mib,
     server_pids,
     used_memory,
 )
+from service_process import cpu_seconds, peak_rss_mib
 
 sys.path.insert(0, str(report.ROOT))  # the broker helper shared with the tests
 from tests.kafka_broker import start_broker
@@ -101,17 +101,6 @@ def put_classes(url: str, token: str, students: int, size: int) -> int:
     return classes
 
 
-def wait_assigned(procs: Processes, names: list[str], partitions: int) -> None:
-    """Until every partition is assigned and each consumer holds some."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        held = [set(procs.counters(n)["lag"]) for n in names]
-        if all(held) and set().union(*held) == set(range(partitions)):
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"partitions not all assigned within 60 s: {held}")
-
-
 async def watch(
     procs: Processes, names: list[str], plan: school_day_data.Plan, args: argparse.Namespace
 ) -> dict[str, Any]:  # args.settled: shared with the load process
@@ -122,9 +111,7 @@ async def watch(
     done_at = None
     while time.monotonic() < deadline:
         procs.check()
-        counts = [procs.counters(n) for n in names]
-        accepted = sum(c.get("accepted", 0) for c in counts)
-        settled = accepted + sum(c.get("duplicate", 0) + c.get("dead_letter", 0) for c in counts)
+        settled, counts = procs.settled(names)
         args.settled.value = settled
         timeline.append(
             (time.monotonic() - start, settled, sum(sum(c["lag"].values()) for c in counts))
@@ -154,16 +141,12 @@ def run_day(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     figures["plan"] |= {"redeliveries": plan.redeliveries, "sessions": len(plan.sessions)} | written
     broker = start_broker(tmp)
     try:
-        topic = f"day-{uuid.uuid4().hex[:8]}"
-        topics = (topic, f"{topic}.dlq", f"{topic}.out")
-        broker.create_topics(*topics, partitions=args.partitions)
+        topics = day_topics(broker, "day", args.partitions)
         tokens = {role: procs.token(TENANT, role) for role in ("admin", "teacher", "service")}
         urls = [procs.serve(f"serve-{i}") for i in range(args.replicas)]
         figures["classes"] = put_classes(urls[0], tokens["admin"], args.students, args.class_size)
         names = [f"consume-{i}" for i in range(args.consumers)]
-        for name in names:
-            procs.consume(name, broker.bootstrap, topics, group=f"school-day-{prefix}")
-        wait_assigned(procs, names, args.partitions)
+        procs.consume_all(names, broker.bootstrap, topics, args.partitions)
         pids = {"tansu broker": broker.process.pid, **server_pids(redis_masters)}
         pids["bench (orchestrator)"] = os.getpid()
         cpu_before = procs.cpu() | {k: cpu_seconds(v) for k, v in pids.items()}

@@ -12,13 +12,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from service_process import free_port
+from service_process import answering, cpu_seconds, free_port, peak_rss_mib
 
 BIN = str(Path(sys.executable).parent / "mastery-engine")
 TIMING = {"MASTERY_KAFKA_SESSION_TIMEOUT_MS": "6000", "MASTERY_KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
@@ -28,13 +29,12 @@ LAG = re.compile(
 )
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process so far (NaN once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def day_topics(broker: Any, stem: str, partitions: int) -> tuple[str, str, str]:
+    """A fresh topic, its dead-letter and out topics, created on the broker."""
+    topic = f"{stem}-{uuid.uuid4().hex[:8]}"
+    topics = (topic, f"{topic}.dlq", f"{topic}.out")
+    broker.create_topics(*topics, partitions=partitions)
+    return topics
 
 
 def machine_cpu_seconds() -> float:
@@ -42,16 +42,6 @@ def machine_cpu_seconds() -> float:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     busy = sum(fields[:8]) - fields[3] - fields[4]
     return busy / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM of a live process, in MiB (NaN once it is gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return float("nan")
-    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
-    return int(found.group(1)) / 1024 if found else float("nan")
 
 
 @dataclass
@@ -128,6 +118,33 @@ class Processes:
         """CPU seconds of every process still running."""
         return {name: cpu_seconds(p.pid) for name, p, _ in self.running}
 
+    def consume_all(
+        self, names: list[str], bootstrap: str, topics: tuple[str, str, str], partitions: int
+    ) -> None:
+        """Start `names` as one consumer group; return once every partition is assigned and
+        each of them holds some."""
+        group = f"group-{topics[0]}"
+        for name in names:
+            self.consume(name, bootstrap, topics, group=group)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            held = [set(self.counters(n)["lag"]) for n in names]
+            if all(held) and set().union(*held) == set(range(partitions)):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"partitions not all assigned within 60 s: {held}")
+
+    def settled(self, names: list[str]) -> tuple[int, list[dict[str, Any]]]:
+        """Messages the consumers have settled (accepted, duplicate or dead-lettered), and
+        each one's counters."""
+        counts = [self.counters(n) for n in names]
+        outcomes = ("accepted", "duplicate", "dead_letter")
+        return sum(c.get(o, 0) for c in counts for o in outcomes), counts
+
+    def _alive(self) -> bool:
+        self.check()  # raises, with the log, for a process that exited
+        return True
+
     def check(self) -> None:
         """Raise, with its log, if any process has exited."""
         for name, process, log in self.running:
@@ -154,16 +171,8 @@ class Processes:
         return last
 
     def _wait(self, name: str, url: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check()
-            try:
-                with urllib.request.urlopen(url, timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{name} did not answer {url} within {timeout:g} s")
+        if not answering(url, timeout, self._alive):
+            raise RuntimeError(f"{name} did not answer {url} within {timeout:g} s")
 
 
 def masters(nodes: list[tuple[str, int]]) -> list[redis.Redis]:

@@ -22,8 +22,9 @@ import report
 import school_day_data
 import school_day_load
 import school_day_produce
-from school_day import CLUSTER, TENANT, put_classes, wait_assigned
-from school_day_procs import Processes, cpu_seconds, drop_prefix, machine_cpu_seconds, masters
+from school_day import CLUSTER, TENANT, put_classes
+from school_day_procs import Processes, day_topics, drop_prefix, machine_cpu_seconds, masters
+from service_process import cpu_seconds
 
 sys.path.insert(0, str(report.ROOT))
 from tests.kafka_broker import start_broker
@@ -50,28 +51,21 @@ def fill(procs: Processes, tmp: Path, plan: school_day_data.Plan) -> list[int]:
     """Produce the day, let two consumers settle all of it, stop them; the day's frontier."""
     frontier: list[int] = school_day_produce.write_day(plan, tmp / "day.tsv", 10**9)["frontier"]
     broker = start_broker(tmp)
-    topic = f"queries-{uuid.uuid4().hex[:8]}"
-    topics = (topic, f"{topic}.dlq", f"{topic}.out")
     try:
-        broker.create_topics(*topics, partitions=8)
+        topics = day_topics(broker, "queries", 8)
         names = ["consume-0", "consume-1"]
-        for name in names:
-            procs.consume(name, broker.bootstrap, topics, group=f"g-{topic}")
-        wait_assigned(procs, names, 8)
+        procs.consume_all(names, broker.bootstrap, topics, 8)
         clock = (time.monotonic(), 0.001, plan.sessions[0].start_s)
         school_day_produce.produce_day(
             broker.bootstrap,
-            topic,
+            topics[0],
             tmp / "day.tsv",
             tenant=TENANT,
             clock=clock,
             probes=queue.Queue(),
         )
-        settled = 0
-        while settled < plan.produced:
+        while procs.settled(names)[0] < plan.produced:
             time.sleep(0.5)
-            counts = [procs.counters(n) for n in names]
-            settled = sum(c.get("accepted", 0) + c.get("duplicate", 0) for c in counts)
         procs.stop("consume")
     finally:
         broker.stop()

@@ -1,12 +1,14 @@
 """The real service, `mastery-engine serve`, in a subprocess on a fresh SQLite file."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -19,6 +21,38 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def answering(url: str, timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Whether `url` answers 200 within `timeout` s (False as soon as `alive()` is not)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (NaN once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM of a live process, in MiB (NaN once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) / 1024 if found else float("nan")
 
 
 class ServiceProcess:
@@ -70,18 +104,13 @@ class ServiceProcess:
         self.stop()
 
     def _wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
+        if answering(f"{self.url}/healthz", timeout, self._running):
+            return
         self.stop()
         raise RuntimeError(f"service did not become healthy; log:\n{self.log_path.read_text()}")
+
+    def _running(self) -> bool:
+        return self.process is None or self.process.poll() is None
 
     @property
     def pid(self) -> int:
@@ -101,20 +130,11 @@ class ServiceProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server processes have used so far."""
-        total = 0
-        for pid in self.pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / CLOCK_TICKS
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
     def peak_rss_mb(self) -> float:
         """The largest peak resident memory (VmHWM) among the server processes, in MiB."""
-        peaks = [0]
-        for pid in self.pids():
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]))
-        return max(peaks) / 1024
+        return max([0.0, *(peak_rss_mib(pid) for pid in self.pids())])
 
     def check_alive(self) -> None:
         """Raise, with the end of the server log, if the server has exited."""
