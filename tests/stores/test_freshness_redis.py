@@ -4,7 +4,8 @@ store has announced no newer version; losing the announcements makes reads ask t
 `test_read_after_write`)."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -19,9 +20,9 @@ from tests.conftest import NOW, event
 pytestmark = pytest.mark.parametrize("backend", ["redis", "redis-cluster"])
 
 
-def quiz(i: int, student: str, score: float = 0.5) -> Any:
+def quiz(i: int, student: str) -> Any:
     at = f"2026-03-20T{8 + i // 60:02d}:{i % 60:02d}:00Z"
-    body = event(f"e{i}", "quiz.graded", at, student=student, quiz_id="q", score=score)
+    body = event(f"e{i}", "quiz.graded", at, student=student, quiz_id="q", score=0.5)
     return parse_event(body, NOW)
 
 
@@ -32,15 +33,14 @@ def quizzes_of(aggregates: Any) -> float:
 def round_trips(store: Store) -> Callable[[], int]:
     """Counts the store's pipelines (every call to the server goes through one)."""
     assert isinstance(store, RedisStore)
-    inner = store
     sent = [0]
-    send = inner._pipeline
+    send = store._pipeline
 
     async def counted(*stages: Any, atomic: bool) -> list[Any]:
         sent[0] += 1
         return await send(*stages, atomic=atomic)
 
-    inner._pipeline = counted  # type: ignore[method-assign]
+    store._pipeline = counted  # type: ignore[method-assign]
     return lambda: sent[0]
 
 
@@ -52,6 +52,20 @@ async def listening(store: Store) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the store never subscribed to its announcements")
+
+
+@asynccontextmanager
+async def two_processes(url: str) -> AsyncIterator[tuple[Store, Store]]:
+    """A writer and a reader on one store, as two processes would hold it (the reader listens
+    to a Redis store's announcements before it is handed over)."""
+    writer, reader = await open_store(url), await open_store(url)
+    try:
+        if isinstance(reader, RedisStore):
+            await listening(reader)
+        yield writer, reader
+    finally:
+        await writer.close()
+        await reader.close()
 
 
 async def test_an_unchanged_student_is_read_without_a_round_trip(backend_url: str) -> None:
@@ -75,9 +89,7 @@ async def test_an_unchanged_student_is_read_without_a_round_trip(backend_url: st
 async def test_a_lost_subscription_makes_reads_ask_the_store(
     backend: str, backend_url: str
 ) -> None:
-    writer, reader = await open_store(backend_url), await open_store(backend_url)
-    try:
-        await listening(reader)
+    async with two_processes(backend_url) as (writer, reader):
         await writer.apply("t", [quiz(1, "s1")], NOW)
         assert quizzes_of(await reader.read("t", "s1", NOW)) == 1
         kill_subscriptions(backend, backend_url)
@@ -90,16 +102,12 @@ async def test_a_lost_subscription_makes_reads_ask_the_store(
         for _ in range(3):  # at most the first asks the store again
             assert quizzes_of(await reader.read("t", "s1", NOW)) == 3
         assert sent() <= 1
-    finally:
-        await writer.close()
-        await reader.close()
 
 
 async def test_an_unreadable_announcement_makes_reads_ask_the_store(
     backend: str, backend_url: str
 ) -> None:
-    writer, reader = await open_store(backend_url), await open_store(backend_url)
-    try:
+    async with two_processes(backend_url) as (writer, reader):
         await writer.apply("t", [quiz(1, "s1")], NOW)
         for i, garbage in enumerate(("not json", '{"a": 1}', '["t", 5, ["s1"]]')):
             await listening(reader)  # again, after the last one was dropped
@@ -107,9 +115,6 @@ async def test_an_unreadable_announcement_makes_reads_ask_the_store(
             publish(backend, backend_url, garbage)
             await writer.apply("t", [quiz(10 + i, "s1")], NOW)
             assert quizzes_of(await reader.read("t", "s1", NOW)) == i + 2
-    finally:
-        await writer.close()
-        await reader.close()
 
 
 def publish(backend: str, url: str, message: str) -> None:

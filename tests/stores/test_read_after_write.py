@@ -4,21 +4,16 @@ backend, however the reading process keeps its snapshots current (a version look
 
 import pytest
 
-from mastery_engine.stores import open_store
-from mastery_engine.stores.redis.store import RedisStore
 from tests.backends import SHARED_BACKENDS
 from tests.conftest import NOW
-from tests.stores.test_freshness_redis import listening, quiz, quizzes_of
+from tests.stores.test_freshness_redis import quiz, quizzes_of, two_processes
 
 STUDENTS = [f"s{i}" for i in range(4)]
 
 
 @pytest.mark.parametrize("backend", SHARED_BACKENDS)
 async def test_a_read_after_a_write_acknowledged_elsewhere_sees_it(backend_url: str) -> None:
-    writer, reader = await open_store(backend_url), await open_store(backend_url)
-    try:
-        if isinstance(reader, RedisStore):
-            await listening(reader)
+    async with two_processes(backend_url) as (writer, reader):
         for i, student in enumerate(STUDENTS * 5):
             before = await reader.read("t", student, NOW)
             assert await reader.read("t", student, NOW) == before  # cached, known current
@@ -28,6 +23,3 @@ async def test_a_read_after_a_write_acknowledged_elsewhere_sees_it(backend_url: 
             assert quizzes_of(after) == (quizzes_of(before) if before else 0) + 1
         await writer.delete_student("t", STUDENTS[0])
         assert await reader.read("t", STUDENTS[0], NOW) is None
-    finally:
-        await writer.close()
-        await reader.close()
