@@ -176,55 +176,43 @@ class RedisStore(RawEvents):
         the others' read scripts go in one pipeline: one round trip for them all."""
         await self._listener.drain()
         found: list[StudentAggregates | None] = []
-        asked: list[int] = []
+        asked: list[tuple[int, bytes | None, StudentAggregates | None]] = []
         for i, student_id in enumerate(student_ids):
             key = (tenant, student_id)
             version = self._cache.version(key)
+            # Held across a call: concurrent reads may evict it from the cache meanwhile.
             held = self._cache.get(key, version)
-            if held is not None and self._fresh.current(key, version, as_of):
-                found.append(held)
-                continue
-            found.append(None)
-            asked.append(i)
-        if asked:
-            answers = await self._ask(tenant, [student_ids[i] for i in asked], as_of, cache)
-            for i, answer in zip(asked, answers, strict=True):
-                found[i] = answer
-        return found
-
-    async def _ask(
-        self, tenant: str, student_ids: Sequence[str], as_of: int, cache: bool
-    ) -> list[StudentAggregates | None]:
-        """The read scripts of these students in one pipeline."""
-        calls = [self._read_call(tenant, s, as_of) for s in student_ids]
+            current = held is not None and self._fresh.current(key, version, as_of)
+            found.append(held if current else None)
+            if not current:
+                asked.append((i, version if held else None, held))
+        if not asked:
+            return found
+        keys = [(tenant, student_ids[i]) for i, _, _ in asked]
+        calls = [
+            self._read_call(key, known, as_of)
+            for key, (_, known, _) in zip(keys, asked, strict=True)
+        ]
 
         def build(pipe: Pipeline) -> None:
-            for keys, _ in calls:
-                pipe.evalsha(self._sha["read"], len(scripts.FIXED), *keys)
+            for call in calls:
+                pipe.evalsha(self._sha["read"], len(scripts.FIXED), *call)
 
-        keys = [(tenant, s) for s in student_ids]
         mark = self._fresh.begin(keys)
         try:
             replies = await self._pipeline(build, atomic=False)
         finally:
             self._fresh.end(keys)
-        return [
-            self._read_reply(key, reply, held, cache, mark)
-            for key, (_, held), reply in zip(keys, calls, replies, strict=True)
-        ]
+        for key, (i, _, held), reply in zip(keys, asked, replies, strict=True):
+            found[i] = self._read_reply(key, reply, held, cache, mark)
+        return found
 
-    def _read_call(
-        self, tenant: str, student_id: str, as_of: int
-    ) -> tuple[list[str | bytes | int], StudentAggregates | None]:
-        """The read script's keys and arguments, and the cached snapshot they refer to."""
-        key = (tenant, student_id)
-        known = self._cache.version(key)
-        # Held across the call: concurrent reads may evict it from the cache meanwhile.
-        held = self._cache.get(key, known)
+    def _read_call(self, key: tuple[str, str], known: bytes | None, as_of: int) -> list[Any]:
+        """The read script's keys and arguments (`known`: the version of a cached snapshot)."""
+        tenant, student_id = key
         base = self._base(tenant, student_id)
-        keys: list[str | bytes | int] = [*self._fixed(tenant, student_id), base]
-        keys += [known if held and known else b"", f"({as_of}", end_of_day(day_of(as_of))]
-        return keys, held
+        return [*self._fixed(tenant, student_id), base, known or b"", f"({as_of}",
+                end_of_day(day_of(as_of))]  # fmt: skip
 
     def _read_reply(
         self,
